@@ -1,0 +1,1 @@
+"""Adapters: database, web, CLI, crypto, providers — the edges of the platform."""

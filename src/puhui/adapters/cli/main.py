@@ -1,0 +1,236 @@
+"""``puhui``: operate the platform from a shell. Honours ``PUHUI_DATABASE_URL``.
+
+Errors print one readable line (``error [code]: message``) to stderr and exit with status 2.
+Commands run as the operator of the machine (the ``system`` principal) and are audited as such.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import click
+import typer
+
+from puhui.bootstrap import Platform, build_platform
+from puhui.domain.errors import DomainError, ValidationError
+from puhui.domain.identity import SYSTEM
+from puhui.settings import Settings
+
+app = typer.Typer(help="Puhui (普惠) digital lending platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff users of the console.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data for development.", no_args_is_help=True)
+data_app = typer.Typer(help="Data export.", no_args_is_help=True)
+date_app = typer.Typer(help="The platform business date.", no_args_is_help=True)
+keys_app = typer.Typer(help="Keys for personal-data encryption.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (users_app, "users"), (audit_app, "audit"), (demo_app, "demo"),
+                  (data_app, "data"), (date_app, "business-date"), (keys_app, "keys")):
+    app.add_typer(sub, name=name)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(code: str, message: str) -> typer.Exit:
+    typer.echo(f"error [{code}]: {message}", err=True)
+    return typer.Exit(2)
+
+
+def handles_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as err:
+            raise _fail(err.code, err.message) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as err:  # settings and database errors: one line, no traceback
+            if os.environ.get("PUHUI_DEBUG"):
+                raise
+            raise _fail(type(err).__name__, str(err).splitlines()[0] if str(err) else "") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _platform() -> Platform:
+    return build_platform(Settings())
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from puhui.adapters.db.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision} ({settings.database_url.split('@')[-1]})")
+
+
+@app.command("serve")
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API, console and portal with Uvicorn."""
+    import uvicorn
+
+    uvicorn.run("puhui.adapters.web.asgi:app", host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
+
+
+@users_app.command("create")
+@handles_errors
+def users_create(
+    username: Annotated[str, typer.Option(help="Login name (a-z, 0-9, . _ -).")],
+    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    display_name: Annotated[str, typer.Option(help="Name shown in the console.")] = "",
+    post: Annotated[str, typer.Option(help="Job post (岗位).")] = "",
+    branch: Annotated[str, typer.Option(help="Branch code and name.")] = "",
+    password_env: Annotated[str, typer.Option(help="Read the password from this variable "
+                                                   "instead of prompting.")] = "",
+) -> None:
+    """Create a console user (as the system operator)."""
+    from puhui.services.identity import CreateStaffUser, create_staff_user
+
+    password = os.environ.get(password_env, "") if password_env else ""
+    if not password:
+        if not sys.stdin.isatty():
+            raise ValidationError("no password: set --password-env or run in a terminal",
+                                  code="identity.no_password")
+        password = getpass.getpass("Password: ")
+    created = create_staff_user(
+        _platform().ctx,
+        SYSTEM,
+        CreateStaffUser(username, display_name or username, password, tuple(role), post, branch),
+    )
+    assert created.user is not None
+    typer.echo(f"created staff user {created.user.username} (id {created.user.id}) with roles "
+               f"{', '.join(sorted(r.value for r in created.user.roles))}")
+
+
+@users_app.command("list")
+@handles_errors
+def users_list() -> None:
+    """List console users."""
+    from puhui.services.identity import list_staff_users
+
+    for u in list_staff_users(_platform().ctx, SYSTEM):
+        typer.echo(f"{u.id}\t{u.username}\t{','.join(sorted(r.value for r in u.roles))}\t"
+                   f"{u.post}\t{'active' if u.active else 'disabled'}")
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 naming the first bad record if it is broken."""
+    from puhui.services.audit import verify_audit_chain
+
+    verdict = verify_audit_chain(_platform().ctx, SYSTEM)
+    if verdict.ok:
+        typer.echo(f"audit chain OK: {verdict.checked} records verified")
+        return
+    typer.echo(f"audit chain BROKEN: {verdict.message}", err=True)
+    raise typer.Exit(1)
+
+
+@demo_app.command("load")
+@handles_errors
+def demo_load() -> None:
+    """Load demo staff users and customers (idempotent; development only)."""
+    from puhui.services.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+
+    platform = _platform()
+    result = load_demo(platform.ctx, environment=platform.settings.environment)
+    typer.echo(f"demo data loaded: {len(result.users_created)} new users, "
+               f"{result.customers_created} new customers")
+    typer.echo(f"demo logins (console, password {DEMO_PASSWORD}):")
+    for u in DEMO_USERS:
+        typer.echo(f"  {u.username:<10} {u.role.value}")
+
+
+@data_app.command("export")
+@handles_errors
+def data_export(
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("var/export"),
+    deidentified: Annotated[bool, typer.Option("--deidentified", help="Pseudonymise personal "
+                                               "fields (required).")] = False,
+) -> None:
+    """Export a de-identified copy of customers and users for development and test."""
+    from puhui.services.export import export_deidentified
+
+    if not deidentified:
+        raise ValidationError("only de-identified exports exist: pass --deidentified",
+                              code="export.identified_refused")
+    summary = export_deidentified(_platform().ctx, SYSTEM, out)
+    for name, n in summary.files.items():
+        typer.echo(f"{out / name}: {n} rows")
+
+
+@date_app.command("show")
+@handles_errors
+def date_show() -> None:
+    """Print the business date."""
+    from puhui.services.platform import get_business_date
+
+    typer.echo(get_business_date(_platform().ctx).isoformat())
+
+
+@date_app.command("set")
+@handles_errors
+def date_set(
+    new_date: Annotated[str, typer.Argument(help="YYYY-MM-DD")],
+    allow_backwards: bool = False,
+) -> None:
+    """Set the business date (forward only unless --allow-backwards)."""
+    from puhui.services.platform import set_business_date
+
+    try:
+        parsed = date.fromisoformat(new_date)
+    except ValueError:
+        raise ValidationError(f"not a date (YYYY-MM-DD): {new_date!r}",
+                              code="business_date.invalid") from None
+    set_business_date(_platform().ctx, SYSTEM, parsed, allow_backwards=allow_backwards)
+    typer.echo(f"business date is now {parsed.isoformat()}")
+
+
+@keys_app.command("generate")
+@handles_errors
+def keys_generate(algorithm: str = "SM4-GCM") -> None:
+    """Print new secrets for PUHUI_SECRET_KEY, PUHUI_FIELD_KEYS and PUHUI_INDEX_KEY."""
+    import base64
+    import secrets as pysecrets
+
+    size = 16 if algorithm == "SM4-GCM" else 32
+    key_id = "k" + pysecrets.token_hex(3)
+    typer.echo(f"PUHUI_SECRET_KEY={pysecrets.token_urlsafe(48)}")
+    typer.echo(f"PUHUI_FIELD_KEYS={key_id}:{base64.b64encode(pysecrets.token_bytes(size)).decode()}"
+               f";active={key_id}")
+    typer.echo(f"PUHUI_FIELD_ALGORITHM={algorithm}")
+    typer.echo(f"PUHUI_INDEX_KEY={base64.b64encode(pysecrets.token_bytes(32)).decode()}")
+
+
+@keys_app.command("rotate")
+@handles_errors
+def keys_rotate() -> None:
+    """Re-encrypt personal fields still under an old key with the active key."""
+    platform = _platform()
+    with platform.ctx.uow() as uow:
+        changed = uow.customers.rotate_keys()
+        uow.commit()
+    typer.echo(f"re-encrypted {changed} customer rows with key {platform.keyring.active_key_id}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

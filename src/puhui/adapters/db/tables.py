@@ -1,0 +1,193 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
+
+Table classes are not domain objects: repositories map rows to the frozen dataclasses of
+``puhui.domain``. Columns ending in ``_enc`` hold AEAD ciphertext of level-3+ personal fields
+(R-M4.2); columns ending in ``_index`` hold their blind index for equality lookups.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC instants on every database (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: instants are timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+staff_users = sa.Table(
+    "staff_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(40), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(80), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("post", sa.String(80), nullable=False, server_default=""),
+    sa.Column("branch", sa.String(40), nullable=False, server_default=""),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+staff_user_roles = sa.Table(
+    "staff_user_roles",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("role", sa.String(30), primary_key=True),
+)
+
+staff_sessions = sa.Table(
+    "staff_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("staff_users.id"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("partner", sa.String(80), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.String(400), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+pending_actions = sa.Table(
+    "pending_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("action", sa.String(80), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("maker", sa.String(80), nullable=False),
+    sa.Column("checker_permission", sa.String(60), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("checker", sa.String(80), nullable=True),
+    sa.Column("reason", sa.String(400), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("phone_enc", sa.Text, nullable=False),
+    sa.Column("phone_index", sa.String(64), nullable=False, unique=True),
+    sa.Column("name_enc", sa.Text, nullable=True),
+    sa.Column("id_number_enc", sa.Text, nullable=True),
+    sa.Column("id_number_index", sa.String(64), nullable=True, unique=True),
+    sa.Column("created_on", sa.Date, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+customer_sessions = sa.Table(
+    "customer_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+one_time_codes = sa.Table(
+    "one_time_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("phone_index", sa.String(64), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(30), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("consumed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("action", sa.String(80), nullable=False),
+    sa.Column("target", sa.String(120), nullable=False),
+    sa.Column("result", sa.String(120), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("algorithm", sa.String(10), nullable=False),
+)
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+)
+
+personal_data_access_log = sa.Table(
+    "personal_data_access_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("subject", sa.String(120), nullable=False),
+    sa.Column("object", sa.String(120), nullable=False),
+    sa.Column("fields", sa.String(400), nullable=False),
+    sa.Column("operation", sa.String(20), nullable=False),
+    sa.Column("purpose", sa.String(120), nullable=False),
+    sa.Column("result", sa.String(20), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),
+)
+
+platform_state = sa.Table(
+    "platform_state",
+    metadata,
+    sa.Column("key", sa.String(60), primary_key=True),
+    sa.Column("value", sa.String(400), nullable=False),
+)
+
+BUSINESS_TABLES = [t.name for t in metadata.sorted_tables]

@@ -1,0 +1,57 @@
+"""The SQL unit of work: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.engine import Connection, Engine
+
+from puhui.adapters.crypto.fieldcrypt import FieldCipher
+from puhui.adapters.db import repositories as r
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, cipher: FieldCipher) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn = self.engine.connect()
+        conn.begin()
+        self._conn = conn
+        self.users = r.StaffUserRepository(conn)
+        self.sessions = r.SessionRepository(conn)
+        self.api_keys = r.ApiKeyRepository(conn)
+        self.pending = r.PendingActionRepository(conn)
+        self.customers = r.CustomerRepository(conn, self.cipher)
+        self.otps = r.OneTimeCodeRepository(conn)
+        self.audit = r.AuditRepository(conn)
+        self.access_log = r.AccessLogRepository(conn)
+        self.state = r.PlatformStateRepository(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "unit of work not entered"
+        return self._conn
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()

@@ -1,0 +1,1 @@
+"""External providers behind protocols, each with a clearly labelled sandbox implementation."""

@@ -1,0 +1,55 @@
+"""The composition root: builds the engine, keyring and service context from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from puhui.adapters.crypto.fieldcrypt import FieldCipher, Keyring
+from puhui.adapters.db.engine import make_engine
+from puhui.adapters.db.uow import SqlUnitOfWork
+from puhui.adapters.providers.sms import SandboxSmsProvider
+from puhui.adapters.security.passwords import Argon2PasswordHasher, HmacSecretHasher
+from puhui.domain.audit import HashAlgorithm
+from puhui.domain.identity import LockoutPolicy
+from puhui.services.ports import Policies, ServiceContext
+from puhui.settings import Settings
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    keyring: Keyring
+    cipher: FieldCipher
+    ctx: ServiceContext
+    sms: SandboxSmsProvider
+
+
+def build_platform(settings: Settings, *, engine: Engine | None = None) -> Platform:
+    engine = engine or make_engine(settings.database_url)
+    keyring = Keyring.from_spec(
+        settings.field_keys, algorithm=settings.field_algorithm, index_key_b64=settings.index_key
+    )
+    cipher = FieldCipher(keyring)
+    sms = SandboxSmsProvider(settings.sms_log_path)
+    policies = Policies(
+        lockout=LockoutPolicy(
+            max_attempts=settings.lockout_attempts,
+            lock_for=timedelta(minutes=settings.lockout_minutes),
+        ),
+        session_ttl=timedelta(minutes=settings.session_minutes),
+        otp_ttl=timedelta(minutes=settings.otp_minutes),
+        otp_max_attempts=settings.otp_max_attempts,
+        audit_algorithm=HashAlgorithm(settings.audit_hash),
+    )
+    ctx = ServiceContext(
+        uow=lambda: SqlUnitOfWork(engine, cipher),
+        passwords=Argon2PasswordHasher(fast_for_tests=settings.environment == "test"),
+        sms=sms,
+        secrets=HmacSecretHasher(settings.secret_key.encode()),
+        policies=policies,
+    )
+    return Platform(settings=settings, engine=engine, keyring=keyring, cipher=cipher, ctx=ctx, sms=sms)
