@@ -13,8 +13,10 @@ _outcomes: Counter[tuple[str, str]] = Counter()
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "tests/integration" not in report.nodeid.replace("\\", "/"):
         return
-    backend = "postgresql" if "[postgresql" in report.nodeid else (
-        "sqlite" if "[sqlite" in report.nodeid else None
+    backend = (
+        "postgresql"
+        if "[postgresql" in report.nodeid
+        else ("sqlite" if "[sqlite" in report.nodeid else None)
     )
     if backend is None:
         return

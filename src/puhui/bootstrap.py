@@ -52,4 +52,6 @@ def build_platform(settings: Settings, *, engine: Engine | None = None) -> Platf
         secrets=HmacSecretHasher(settings.secret_key.encode()),
         policies=policies,
     )
-    return Platform(settings=settings, engine=engine, keyring=keyring, cipher=cipher, ctx=ctx, sms=sms)
+    return Platform(
+        settings=settings, engine=engine, keyring=keyring, cipher=cipher, ctx=ctx, sms=sms
+    )

@@ -34,7 +34,9 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     if not any(getattr(h, "_puhui", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(
-            JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
+            JsonFormatter()
+            if json_logs
+            else logging.Formatter("%(levelname)s %(name)s %(message)s")
         )
         handler._puhui = True  # type: ignore[attr-defined]
         root.addHandler(handler)

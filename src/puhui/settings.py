@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET_KEY = "puhui-development-secret-key-not-for-production"
+DEV_SECRET_KEY = "puhui-development-secret-key-not-for-production"  # noqa: S105
 # Well-known development data keys (16 bytes for SM4, base64). Never use outside development.
 DEV_FIELD_KEYS = "dev1:cHVodWktZGV2LWtleS0xIQ==;active=dev1"
 DEV_INDEX_KEY = "cHVodWktZGV2LWluZGV4LWtleS0wMDAwMDAwMDAwMDA="

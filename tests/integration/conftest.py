@@ -55,9 +55,7 @@ def pg_template() -> str | None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     if request.param == "sqlite":
         path = tmp_path / "puhui.db"
         shutil.copy(sqlite_template, path)
@@ -71,8 +69,10 @@ def db_url(
     admin = sa.create_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield sa.engine.make_url(_admin_url(PG_URL)).set(database=name).render_as_string(
-        hide_password=False
+    yield (
+        sa.engine.make_url(_admin_url(PG_URL))
+        .set(database=name)
+        .render_as_string(hide_password=False)
     )
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

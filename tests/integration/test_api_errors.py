@@ -45,28 +45,58 @@ def test_html_clients_get_an_html_404_outside_the_api(client: TestClient) -> Non
 BAD_BODIES = [
     ("malformed json", b'{"username": "a", ', 400, "request.malformed_json"),
     ("not an object", b"[1, 2, 3]", 422, "request.invalid_fields"),
-    ("wrong types", b'{"username": 12, "display_name": "x", "password": "x", "roles": "admin"}',
-     422, "request.invalid_fields"),
-    ("unknown field", b'{"username": "abc", "display_name": "A", "password": "Abcdefgh12!", '
-     b'"roles": ["auditor"], "is_superuser": true}', 422, "request.unknown_field"),
+    (
+        "wrong types",
+        b'{"username": 12, "display_name": "x", "password": "x", "roles": "admin"}',
+        422,
+        "request.invalid_fields",
+    ),
+    (
+        "unknown field",
+        b'{"username": "abc", "display_name": "A", "password": "Abcdefgh12!", '
+        b'"roles": ["auditor"], "is_superuser": true}',
+        422,
+        "request.unknown_field",
+    ),
     ("missing field", b'{"username": "abc"}', 422, "request.invalid_fields"),
-    ("weak password", b'{"username": "abc", "display_name": "A", "password": "short", '
-     b'"roles": ["auditor"]}', 422, "identity.weak_password"),
-    ("unknown role", b'{"username": "abc", "display_name": "A", "password": "Abcdefgh12!", '
-     b'"roles": ["god"]}', 422, "identity.unknown_role"),
-    ("bad username", b'{"username": "A B", "display_name": "A", "password": "Abcdefgh12!", '
-     b'"roles": ["auditor"]}', 422, "identity.invalid_username"),
+    (
+        "weak password",
+        b'{"username": "abc", "display_name": "A", "password": "short", "roles": ["auditor"]}',
+        422,
+        "identity.weak_password",
+    ),
+    (
+        "unknown role",
+        b'{"username": "abc", "display_name": "A", "password": "Abcdefgh12!", "roles": ["god"]}',
+        422,
+        "identity.unknown_role",
+    ),
+    (
+        "bad username",
+        b'{"username": "A B", "display_name": "A", "password": "Abcdefgh12!", '
+        b'"roles": ["auditor"]}',
+        422,
+        "identity.invalid_username",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "status", "code"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+@pytest.mark.parametrize(
+    ("case", "body", "status", "code"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
+)
 def test_bad_bodies_are_refused_and_change_nothing(
-    platform: Platform, client: TestClient, admin: dict[str, str], case: str, body: bytes,
-    status: int, code: str,
+    platform: Platform,
+    client: TestClient,
+    admin: dict[str, str],
+    case: str,
+    body: bytes,
+    status: int,
+    code: str,
 ) -> None:
     before = table_counts(platform)
-    r = client.post("/api/v1/staff-users", content=body,
-                    headers={**admin, "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/staff-users", content=body, headers={**admin, "content-type": "application/json"}
+    )
     problem = assert_problem(r, status, code)
     if code.startswith("request.") and status == 422:
         assert problem["errors"], "schema problems list the offending fields"
@@ -78,8 +108,9 @@ def test_body_over_the_limit_is_413_and_changes_nothing(
 ) -> None:
     before = table_counts(platform)
     big = b'{"username": "' + b"a" * (70 * 1024) + b'"}'
-    r = client.post("/api/v1/staff-users", content=big,
-                    headers={**admin, "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/staff-users", content=big, headers={**admin, "content-type": "application/json"}
+    )
     body = assert_problem(r, 413, "request.too_large")
     assert body["max_bytes"] == 64 * 1024
 
@@ -87,8 +118,11 @@ def test_body_over_the_limit_is_413_and_changes_nothing(
         for _ in range(80):
             yield b"x" * 1024
 
-    r = client.post("/api/v1/staff-users", content=chunks(),
-                    headers={**admin, "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/staff-users",
+        content=chunks(),
+        headers={**admin, "content-type": "application/json"},
+    )
     assert r.status_code == 413
     assert table_counts(platform) == before
 
@@ -115,13 +149,15 @@ def test_invalid_identifiers_get_precise_codes(
 
 
 def test_valid_identifiers_are_decoded(client: TestClient) -> None:
-    r = client.post("/api/v1/identifiers/validate",
-                    json={"kind": "id_number", "value": "11010519491231002x"})
+    r = client.post(
+        "/api/v1/identifiers/validate", json={"kind": "id_number", "value": "11010519491231002x"}
+    )
     assert r.status_code == 200
     assert r.json() | {} == r.json() and r.json()["birth_date"] == "1949-12-31"
     assert r.json()["sex"].lower().startswith("f")
-    r = client.post("/api/v1/identifiers/validate",
-                    json={"kind": "uscc", "value": "91350100M000100Y43"})
+    r = client.post(
+        "/api/v1/identifiers/validate", json={"kind": "uscc", "value": "91350100M000100Y43"}
+    )
     assert r.status_code == 200 and r.json()["region_code"] == "350100"
 
 
@@ -130,12 +166,16 @@ def test_invalid_id_number_on_identity_changes_nothing(
 ) -> None:
     client.post("/api/v1/customer/login-code", json={"phone": "13512345678"})
     code = platform.sms.last_code("13512345678")
-    token = client.post("/api/v1/customer/session",
-                        json={"phone": "13512345678", "code": code}).json()["token"]
+    token = client.post(
+        "/api/v1/customer/session", json={"phone": "13512345678", "code": code}
+    ).json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
     before = table_counts(platform)
-    r = client.put("/api/v1/customer/me/identity", headers=headers,
-                   json={"name": "张三", "id_number": "110105194912310020"})
+    r = client.put(
+        "/api/v1/customer/me/identity",
+        headers=headers,
+        json={"name": "张三", "id_number": "110105194912310020"},
+    )
     assert_problem(r, 422, "identifier.id_number.check_digit")
     r = client.post("/api/v1/customer/login-code", json={"phone": "1351234"})
     assert_problem(r, 422, "identifier.mobile.format")
@@ -144,11 +184,22 @@ def test_invalid_id_number_on_identity_changes_nothing(
 
 def test_unauthenticated_and_forbidden(platform: Platform, client: TestClient) -> None:
     assert_problem(client.get("/api/v1/staff-users"), 401, "auth.unauthenticated")
-    assert_problem(client.get("/api/v1/staff-users", headers={"Authorization": "Bearer nope"}),
-                   401, "auth.session_expired")
+    assert_problem(
+        client.get("/api/v1/staff-users", headers={"Authorization": "Bearer nope"}),
+        401,
+        "auth.session_expired",
+    )
     make_user(platform, "only.auditor", "auditor")
     headers = login(client, "only.auditor")
-    r = client.post("/api/v1/staff-users", headers=headers, json={
-        "username": "x.y", "display_name": "X", "password": "Abcdefgh12!", "roles": ["auditor"]})
+    r = client.post(
+        "/api/v1/staff-users",
+        headers=headers,
+        json={
+            "username": "x.y",
+            "display_name": "X",
+            "password": "Abcdefgh12!",
+            "roles": ["auditor"],
+        },
+    )
     body = assert_problem(r, 403, "auth.forbidden")
     assert body["details"]["permission"] == "users.manage"

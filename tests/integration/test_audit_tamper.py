@@ -25,9 +25,11 @@ def chain(platform: Platform) -> Platform:
 
 
 def cli_verify(platform: Platform):
-    return runner.invoke(cli, ["audit", "verify"],
-                         env={"PUHUI_DATABASE_URL": platform.settings.database_url,
-                              "PUHUI_ENVIRONMENT": "test"})
+    return runner.invoke(
+        cli,
+        ["audit", "verify"],
+        env={"PUHUI_DATABASE_URL": platform.settings.database_url, "PUHUI_ENVIRONMENT": "test"},
+    )
 
 
 def test_clean_chain_verifies_through_the_cli(chain: Platform) -> None:
@@ -36,23 +38,37 @@ def test_clean_chain_verifies_through_the_cli(chain: Platform) -> None:
     assert "6 records verified" in result.output
 
 
-@pytest.mark.parametrize("column", ["actor", "action", "target", "result", "details",
-                                    "occurred_at", "record_hash", "prev_hash"])
+@pytest.mark.parametrize(
+    "column",
+    ["actor", "action", "target", "result", "details", "occurred_at", "record_hash", "prev_hash"],
+)
 def test_changing_any_field_of_a_record_is_named(chain: Platform, column: str) -> None:
     values = {
-        "actor": "staff:mallory", "action": "users.delete", "target": "staff_user:99",
-        "result": "ok!", "details": '{"username": "forged"}',
-        "occurred_at": t.audit_log.c.occurred_at, "record_hash": "f" * 64, "prev_hash": "e" * 64,
+        "actor": "staff:mallory",
+        "action": "users.delete",
+        "target": "staff_user:99",
+        "result": "ok!",
+        "details": '{"username": "forged"}',
+        "occurred_at": t.audit_log.c.occurred_at,
+        "record_hash": "f" * 64,
+        "prev_hash": "e" * 64,
     }
     with chain.engine.begin() as conn:
         if column == "occurred_at":
-            row = conn.execute(sa.select(t.audit_log.c.occurred_at).where(t.audit_log.c.seq == 4)
-                               ).scalar_one()
-            conn.execute(sa.update(t.audit_log).where(t.audit_log.c.seq == 4).values(
-                occurred_at=row.replace(microsecond=(row.microsecond + 1) % 1_000_000)))
+            row = conn.execute(
+                sa.select(t.audit_log.c.occurred_at).where(t.audit_log.c.seq == 4)
+            ).scalar_one()
+            conn.execute(
+                sa.update(t.audit_log)
+                .where(t.audit_log.c.seq == 4)
+                .values(occurred_at=row.replace(microsecond=(row.microsecond + 1) % 1_000_000))
+            )
         else:
-            conn.execute(sa.update(t.audit_log).where(t.audit_log.c.seq == 4)
-                         .values({column: values[column]}))
+            conn.execute(
+                sa.update(t.audit_log)
+                .where(t.audit_log.c.seq == 4)
+                .values({column: values[column]})
+            )
     verdict = verify_audit_chain(chain.ctx, SYSTEM)
     assert not verdict.ok and verdict.first_bad_seq == 4
     result = cli_verify(chain)
@@ -83,14 +99,24 @@ def test_a_rewritten_tail_is_found(chain: Platform) -> None:
     with chain.ctx.uow() as uow:
         records = list(uow.audit.iter_records())
     victim = records[1]
-    forged_entry = AuditEntry(actor="staff:mallory", action=victim.action, target=victim.target,
-                              result=victim.result, request_id=victim.request_id,
-                              details=victim.details, occurred_at=victim.occurred_at)
-    forged = seal(forged_entry, seq=victim.seq, prev_hash=victim.prev_hash,
-                  algorithm=victim.algorithm)
+    forged_entry = AuditEntry(
+        actor="staff:mallory",
+        action=victim.action,
+        target=victim.target,
+        result=victim.result,
+        request_id=victim.request_id,
+        details=victim.details,
+        occurred_at=victim.occurred_at,
+    )
+    forged = seal(
+        forged_entry, seq=victim.seq, prev_hash=victim.prev_hash, algorithm=victim.algorithm
+    )
     with chain.engine.begin() as conn:
-        conn.execute(sa.update(t.audit_log).where(t.audit_log.c.seq == victim.seq)
-                     .values(actor=forged.actor, record_hash=forged.record_hash))
+        conn.execute(
+            sa.update(t.audit_log)
+            .where(t.audit_log.c.seq == victim.seq)
+            .values(actor=forged.actor, record_hash=forged.record_hash)
+        )
     verdict = verify_audit_chain(chain.ctx, SYSTEM)
     assert not verdict.ok and verdict.first_bad_seq == victim.seq + 1
 
@@ -102,11 +128,19 @@ def test_records_carry_who_what_when_target_result_request_id(platform: Platform
 
     make_user(platform, "adm", "admin")
     with TestClient(create_app(platform)) as client:
-        r = client.post("/api/v1/auth/login", json={"username": "adm", "password": "Correct-Horse-42"},
-                        headers={"X-Request-ID": "req-audit-1"})
+        r = client.post(
+            "/api/v1/auth/login",
+            json={"username": "adm", "password": "Correct-Horse-42"},
+            headers={"X-Request-ID": "req-audit-1"},
+        )
         assert r.status_code == 200
     with platform.ctx.uow() as uow:
         last = uow.audit.last()
     assert (last.actor, last.action, last.target, last.result, last.request_id) == (
-        "staff:adm", "auth.login", "staff_user:1", "ok", "req-audit-1")
+        "staff:adm",
+        "auth.login",
+        "staff_user:1",
+        "ok",
+        "req-audit-1",
+    )
     assert last.occurred_at.tzinfo is not None

@@ -27,9 +27,11 @@ def test_lockout_after_repeated_failures(platform: Platform, client: TestClient)
     # every attempt is in the audit trail
     make_user(platform, "aud", "auditor")
     headers = login(client, "aud")
-    results = [rec["result"] for rec in client.get("/api/v1/audit/records?limit=50",
-                                                   headers=headers).json()
-               if rec["action"] == "auth.login" and rec["actor"] == "staff:wang.reviewer"]
+    results = [
+        rec["result"]
+        for rec in client.get("/api/v1/audit/records?limit=50", headers=headers).json()
+        if rec["action"] == "auth.login" and rec["actor"] == "staff:wang.reviewer"
+    ]
     assert results.count("denied:auth.bad_credentials") == 5
     assert "denied:auth.locked" in results
 
@@ -49,27 +51,40 @@ def test_least_privilege_roles(platform: Platform, client: TestClient) -> None:
     assert "audit.verify" in me["permissions"] and "users.manage" not in me["permissions"]
 
 
-def test_granting_admin_needs_a_second_administrator(platform: Platform, client: TestClient) -> None:
+def test_granting_admin_needs_a_second_administrator(
+    platform: Platform, client: TestClient
+) -> None:
     make_user(platform, "maker", "admin")
     make_user(platform, "checker", "admin")
     maker, checker = login(client, "maker"), login(client, "checker")
-    r = client.post("/api/v1/staff-users", headers=maker, json={
-        "username": "new.admin", "display_name": "N", "password": "Abcdefgh12!",
-        "roles": ["admin"]})
+    r = client.post(
+        "/api/v1/staff-users",
+        headers=maker,
+        json={
+            "username": "new.admin",
+            "display_name": "N",
+            "password": "Abcdefgh12!",
+            "roles": ["admin"],
+        },
+    )
     assert r.status_code == 201 and r.json()["status"] == "pending_approval"
     action_id = r.json()["pending_action_id"]
-    assert not any(u["username"] == "new.admin"
-                   for u in client.get("/api/v1/staff-users", headers=maker).json())
+    assert not any(
+        u["username"] == "new.admin"
+        for u in client.get("/api/v1/staff-users", headers=maker).json()
+    )
     # the maker cannot check their own action
     r = client.post(f"/api/v1/approvals/{action_id}/approve", headers=maker, json={})
     assert r.status_code == 403 and r.json()["code"] == "maker_checker.same_user"
     # a user without the checker permission cannot either
     make_user(platform, "officer", "loan_officer")
-    r = client.post(f"/api/v1/approvals/{action_id}/approve", headers=login(client, "officer"),
-                    json={})
+    r = client.post(
+        f"/api/v1/approvals/{action_id}/approve", headers=login(client, "officer"), json={}
+    )
     assert r.status_code == 403
-    r = client.post(f"/api/v1/approvals/{action_id}/approve", headers=checker,
-                    json={"reason": "agreed"})
+    r = client.post(
+        f"/api/v1/approvals/{action_id}/approve", headers=checker, json={"reason": "agreed"}
+    )
     assert r.status_code == 200 and r.json()["status"] == "approved"
     assert r.json()["checker"] == "staff:checker"
     assert "password_hash" not in r.json()["summary"]
@@ -81,11 +96,22 @@ def test_granting_admin_needs_a_second_administrator(platform: Platform, client:
 def test_rejected_grant_creates_nobody(platform: Platform, client: TestClient) -> None:
     make_user(platform, "maker", "admin")
     make_user(platform, "checker", "admin")
-    r = client.post("/api/v1/staff-users", headers=login(client, "maker"), json={
-        "username": "eve", "display_name": "E", "password": "Abcdefgh12!", "roles": ["admin"]})
+    r = client.post(
+        "/api/v1/staff-users",
+        headers=login(client, "maker"),
+        json={
+            "username": "eve",
+            "display_name": "E",
+            "password": "Abcdefgh12!",
+            "roles": ["admin"],
+        },
+    )
     action_id = r.json()["pending_action_id"]
-    r = client.post(f"/api/v1/approvals/{action_id}/reject", headers=login(client, "checker"),
-                    json={"reason": "no"})
+    r = client.post(
+        f"/api/v1/approvals/{action_id}/reject",
+        headers=login(client, "checker"),
+        json={"reason": "no"},
+    )
     assert r.json()["status"] == "rejected"
     r = client.post("/api/v1/auth/login", json={"username": "eve", "password": "Abcdefgh12!"})
     assert r.status_code == 401
@@ -94,8 +120,11 @@ def test_rejected_grant_creates_nobody(platform: Platform, client: TestClient) -
 def test_api_keys_are_hashed_scoped_and_revocable(platform: Platform, client: TestClient) -> None:
     make_user(platform, "adm", "admin")
     admin = login(client, "adm")
-    r = client.post("/api/v1/api-keys", headers=admin,
-                    json={"partner": "某税务平台", "scopes": ["customers.read"]})
+    r = client.post(
+        "/api/v1/api-keys",
+        headers=admin,
+        json={"partner": "某税务平台", "scopes": ["customers.read"]},
+    )
     assert r.status_code == 201
     secret = r.json()["secret"]
     with platform.engine.connect() as conn:
@@ -106,8 +135,9 @@ def test_api_keys_are_hashed_scoped_and_revocable(platform: Platform, client: Te
     assert me["kind"] == "partner" and me["permissions"] == ["customers.read"]
     assert client.get("/api/v1/staff-users", headers=partner).status_code == 403
     assert client.get("/api/v1/me", headers={"X-API-Key": secret + "x"}).status_code == 401
-    r = client.post("/api/v1/api-keys", headers=admin,
-                    json={"partner": "Partner", "scopes": ["users.manage"]})
+    r = client.post(
+        "/api/v1/api-keys", headers=admin, json={"partner": "Partner", "scopes": ["users.manage"]}
+    )
     assert r.status_code == 422 and r.json()["code"] == "api_key.scope_not_grantable"
 
 
@@ -122,8 +152,8 @@ def test_one_transaction_per_command(platform: Platform) -> None:
     def body(uow):
         uow.users.add(
             __import__("puhui.domain.identity", fromlist=["StaffUser"]).StaffUser(
-                id=None, username="half", display_name="H", roles=frozenset(),
-                password_hash="x"),
+                id=None, username="half", display_name="H", roles=frozenset(), password_hash="x"
+            ),
             now=platform.ctx.clock(),
         )
         raise DomainError("boom", code="test.boom")

@@ -176,6 +176,7 @@ def test_age_before_birth_is_refused() -> None:
     with pytest.raises(ValidationError) as excinfo:
         ResidentIdNumber.parse(VALID_ID).age_on(date(1949, 12, 30))
     assert excinfo.value.code == "identifier.id_number.birth_date"
+    assert excinfo.value.details["reason"] == "before_birth"
 
 
 def test_id_number_value_object() -> None:
@@ -194,7 +195,6 @@ def test_id_number_value_object() -> None:
         ("11010", date(1990, 1, 1), 1),
         ("1101051", date(1990, 1, 1), 1),
         ("11010A", date(1990, 1, 1), 1),
-        ("110105", date(1899, 12, 31), 1),
         ("110105", date(1990, 1, 1), 1000),
         ("110105", date(1990, 1, 1), -1),
         ("110105", date(1990, 1, 1), True),
@@ -206,10 +206,16 @@ def test_make_resident_id_refuses_bad_parts(region: str, born: date, sequence: i
     assert excinfo.value.code == "identifier.id_number.format"
 
 
-def test_make_resident_id_refuses_unknown_region() -> None:
+def test_make_resident_id_refuses_unknown_region_and_early_birth() -> None:
     with pytest.raises(ValidationError) as excinfo:
         make_resident_id("990000", date(1990, 1, 1), 1)
     assert excinfo.value.code == "identifier.id_number.region"
+    with pytest.raises(ValidationError) as excinfo:
+        make_resident_id("110105", date(1899, 12, 31), 1)
+    assert excinfo.value.code == "identifier.id_number.birth_date"
+    with pytest.raises(ValidationError) as excinfo:
+        make_resident_id("110105", date(999, 1, 1), 1)
+    assert excinfo.value.code == "identifier.id_number.birth_date"
 
 
 def test_make_resident_id_known_answer() -> None:

@@ -86,6 +86,14 @@ def test_invalid_amounts_are_refused(bad: object) -> None:
     assert code_of(excinfo) == "money.invalid_amount"
 
 
+@pytest.mark.parametrize("bad", [10**21, "-1000000000000000000000", Decimal("1E+21")])
+def test_absurd_amounts_are_refused(bad: Decimal | int | str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        Money(bad)
+    assert code_of(excinfo) == "money.out_of_range"
+    assert Money(10**21 - 1).amount == 10**21 - 1
+
+
 def test_negative_zero_is_plain_zero() -> None:
     assert str(Money("-0.00")) == "CNY 0.00"
     assert str(-Money("0.00")) == "CNY 0.00"
@@ -284,6 +292,13 @@ def test_divide() -> None:
         Money(1) / 2.0  # type: ignore[operator]
     with pytest.raises(TypeError):
         Money(1) / Money(1)  # type: ignore[operator]
+
+
+def test_unrounded_accruals_add_up_exactly() -> None:
+    # a year of daily accruals kept unrounded (60 digits each), summed, then rounded once
+    daily = Money("100000.00") * Decimal("0.0365") / 365
+    total = sum_money([daily] * 365)
+    assert total.quantize() == Money("3650.00")
 
 
 def test_comparisons_and_predicates() -> None:

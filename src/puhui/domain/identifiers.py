@@ -200,7 +200,7 @@ class ResidentIdNumber:
                 "identifier.id_number.birth_date",
                 "The date is before the date of birth.",
                 _ID_KIND,
-                reason="after_as_of",
+                reason="before_birth",
             )
         before_birthday = (on.month, on.day) < (self.birth_date.month, self.birth_date.day)
         return on.year - self.birth_date.year - int(before_birthday)
@@ -223,14 +223,15 @@ def make_resident_id(region_code: str, birth_date: date, sequence: int) -> str:
         or not 0 <= sequence <= 999
         or not isinstance(region_code, str)
         or not re.fullmatch(r"[0-9]{6}", region_code)
-        or not _EARLIEST_BIRTH.year <= birth_date.year <= 9999
+        or not isinstance(birth_date, date)
     ):
         raise _invalid(
             "identifier.id_number.format",
             "An ID number needs a 6-digit region code, a date of birth and a sequence 0-999.",
             _ID_KIND,
         )
-    body = f"{region_code}{birth_date:%Y%m%d}{sequence:03d}"
+    born = f"{birth_date.year:04d}{birth_date.month:02d}{birth_date.day:02d}"
+    body = f"{region_code}{born}{sequence:03d}"
     return str(ResidentIdNumber(body + _id_check_digit(body)))
 
 

@@ -35,6 +35,11 @@ from puhui.domain.errors import ValidationError
 
 __all__ = [
     "CNY",
+    "EUR",
+    "HKD",
+    "JPY",
+    "MAX_AMOUNT_DIGITS",
+    "USD",
     "Currency",
     "Money",
     "RoundingMode",
@@ -115,9 +120,11 @@ _SYMBOLS: Final = MappingProxyType(
     {"CNY": "¥", "USD": "US$", "EUR": "€", "HKD": "HK$", "JPY": "JP¥"}
 )
 
-# Exact arithmetic without touching the thread's decimal context. Sums and differences must be
-# exact (Inexact is trapped); products and quotients round half-even at 60 digits.
-_EXACT: Final = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+MAX_AMOUNT_DIGITS: Final = 21  # whole-number digits: |amount| < 10**21, far above any balance
+
+# Arithmetic never reads or changes the thread's decimal context. Sums and differences are exact
+# (wide precision, Inexact trapped); products and quotients round half-even at 60 digits.
+_EXACT: Final = Context(prec=1000, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
 _WIDE: Final = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, Overflow])
 _AMOUNT_PATTERN: Final = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
@@ -183,6 +190,12 @@ def _parse_amount(amount: object) -> Decimal:
         )
     if not value.is_finite():
         raise ValidationError("An amount must be a finite number.", code="money.invalid_amount")
+    if not value.is_zero() and value.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise ValidationError(
+            "The amount is too large to be real.",
+            code="money.out_of_range",
+            details={"max_whole_digits": MAX_AMOUNT_DIGITS},
+        )
     return value.copy_abs() if value.is_zero() else value  # no "-0.00"
 
 

@@ -254,6 +254,7 @@ def present(value: str | None, field: PersonalField, *, may_unmask: bool) -> str
 
 class AccessOperation(StrEnum):
     READ = "read"
+    LIST = "list"  # a page of records, always masked
     EXPORT = "export"
     UPDATE = "update"
 

@@ -66,7 +66,12 @@ def audited(
                 _record_refusal(ctx, actor, action, request_id, err)
             raise
         record(
-            ctx, uow, actor=actor, action=action, target=target, request_id=request_id,
+            ctx,
+            uow,
+            actor=actor,
+            action=action,
+            target=target,
+            request_id=request_id,
             details=details,
         )
         uow.commit()
@@ -78,8 +83,13 @@ def _record_refusal(
 ) -> None:
     with ctx.uow() as uow:
         record(
-            ctx, uow, actor=actor, action=action, target=str(err.details.get("target", "-")),
-            result=f"denied:{err.code}", request_id=request_id,
+            ctx,
+            uow,
+            actor=actor,
+            action=action,
+            target=str(err.details.get("target", "-")),
+            result=f"denied:{err.code}",
+            request_id=request_id,
             details={k: v for k, v in err.details.items() if k != "target"},
         )
         uow.commit()

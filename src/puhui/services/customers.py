@@ -12,7 +12,7 @@ from puhui.domain.errors import DomainError, ErrorKind, Unauthenticated
 from puhui.domain.identifiers import MobileNumber, ResidentIdNumber
 from puhui.domain.identity import Permission, Principal
 from puhui.domain.otp import OneTimeCode
-from puhui.domain.privacy import AccessLogEntry, present
+from puhui.domain.privacy import AccessLogEntry, AccessOperation, AccessResult, present
 from puhui.services.audit import audited, record
 from puhui.services.identity import token_hash
 from puhui.services.platform import business_date
@@ -29,7 +29,10 @@ def request_login_code(
     now = ctx.clock()
     with ctx.uow() as uow:
         index = uow.customers.phone_index(phone)
-        if uow.otps.count_since(index, now - ctx.policies.otp_ttl * 12) >= ctx.policies.otp_per_hour:
+        if (
+            uow.otps.count_since(index, now - ctx.policies.otp_ttl * 12)
+            >= ctx.policies.otp_per_hour
+        ):
             raise DomainError(
                 "too many codes requested for this number; try again later",
                 code="otp.rate_limited",
@@ -52,8 +55,15 @@ def request_login_code(
             f"【普惠】您的登录验证码是 {code}，{minutes} 分钟内有效。请勿告诉他人。",
             purpose=LOGIN,
         )
-        record(ctx, uow, actor=f"phone:{index[:12]}", action="customers.request_code",
-               target="-", request_id=request_id, details={"provider": ctx.sms.name})
+        record(
+            ctx,
+            uow,
+            actor=f"phone:{index[:12]}",
+            action="customers.request_code",
+            target="-",
+            request_id=request_id,
+            details={"provider": ctx.sms.name},
+        )
         uow.commit()
         return message_id
 
@@ -83,8 +93,15 @@ def login_customer(
         )
         uow.otps.save(updated)
         if not ok:
-            record(ctx, uow, actor=f"phone:{index[:12]}", action="customers.login",
-                   target="-", result="denied:otp.wrong_code", request_id=request_id)
+            record(
+                ctx,
+                uow,
+                actor=f"phone:{index[:12]}",
+                action="customers.login",
+                target="-",
+                result="denied:otp.wrong_code",
+                request_id=request_id,
+            )
             uow.commit()
             raise Unauthenticated("wrong code", code="otp.wrong_code")
         customer: Customer | None = uow.customers.find_by_phone(phone)
@@ -97,9 +114,15 @@ def login_customer(
         uow.sessions.add_customer(
             token_hash(token), customer.id, now, now + ctx.policies.customer_session_ttl
         )
-        record(ctx, uow, actor=f"customer:{customer.id}", action="customers.login",
-               target=f"customer:{customer.id}", request_id=request_id,
-               details={"registered": new})
+        record(
+            ctx,
+            uow,
+            actor=f"customer:{customer.id}",
+            action="customers.login",
+            target=f"customer:{customer.id}",
+            request_id=request_id,
+            details={"registered": new},
+        )
         uow.commit()
         return CustomerSession(token, customer, new)
 
@@ -134,18 +157,19 @@ def submit_identity(
     def body(uow: UnitOfWork) -> tuple[Customer, str, dict[str, Any]]:
         today = business_date(uow)
         if id_number.age_on(today) < 18:
-            raise DomainError(
-                "borrowers must be at least 18 years old", code="customer.under_age"
-            )
+            raise DomainError("borrowers must be at least 18 years old", code="customer.under_age")
         customer: Customer = uow.customers.get(customer_id)
         updated = customer.with_identity(name, id_number)
         uow.customers.save_identity(customer_id, updated.name or "", id_number)
-        return uow.customers.get(customer_id), f"customer:{customer_id}", {
-            "fields": ["name", "id_number"]
-        }
+        return (
+            uow.customers.get(customer_id),
+            f"customer:{customer_id}",
+            {"fields": ["name", "id_number"]},
+        )
 
-    return audited(ctx, actor=actor, action="customers.submit_identity", request_id=request_id,
-                   body=body)
+    return audited(
+        ctx, actor=actor, action="customers.submit_identity", request_id=request_id, body=body
+    )
 
 
 @dataclass(frozen=True)
@@ -174,18 +198,31 @@ def view_customer(
     (R-M4.2)."""
     fields = tuple(CUSTOMER_FIELDS)
     with ctx.uow() as uow:
-        entry = dict(subject=actor.ref, object=f"customer:{customer_id}", fields=fields,
-                     operation="read", purpose=purpose[:120], occurred_at=ctx.clock(),
-                     request_id=request_id)
+
+        def log(result: AccessResult) -> None:
+            uow.access_log.add(
+                AccessLogEntry(
+                    subject=actor.ref,
+                    object=f"customer:{customer_id}",
+                    fields=fields,
+                    operation=AccessOperation.READ,
+                    purpose=purpose[:120],
+                    result=result,
+                    occurred_at=ctx.clock(),
+                    request_id=request_id,
+                )
+            )
+
         if not actor.can(Permission.CUSTOMERS_READ):
-            uow.access_log.add(AccessLogEntry(result="denied", **entry))  # type: ignore[arg-type]
+            log(AccessResult.DENIED)
             uow.commit()
             actor.require(Permission.CUSTOMERS_READ)
         customer: Customer = uow.customers.get(customer_id)
         may_unmask = actor.can(Permission.PERSONAL_DATA_UNMASK)
         view = CustomerView(
             id=customer_id,
-            phone=present(str(customer.phone), CUSTOMER_FIELDS["phone"], may_unmask=may_unmask) or "",
+            phone=present(str(customer.phone), CUSTOMER_FIELDS["phone"], may_unmask=may_unmask)
+            or "",
             name=present(customer.name, CUSTOMER_FIELDS["name"], may_unmask=may_unmask),
             id_number=present(
                 None if customer.id_number is None else str(customer.id_number),
@@ -196,14 +233,17 @@ def view_customer(
             created_on=(customer.created_on.isoformat() if customer.created_on else ""),
             masked=not may_unmask,
         )
-        result = "ok" if may_unmask else "masked"
-        uow.access_log.add(AccessLogEntry(result=result, **entry))  # type: ignore[arg-type]
+        log(AccessResult.OK if may_unmask else AccessResult.MASKED)
         uow.commit()
         return view
 
 
 def list_customers(
-    ctx: ServiceContext, actor: Principal, *, limit: int = 50, offset: int = 0,
+    ctx: ServiceContext,
+    actor: Principal,
+    *,
+    limit: int = 50,
+    offset: int = 0,
     request_id: str | None = None,
 ) -> list[CustomerView]:
     """A page of customers, always masked (lists are for finding, not reading); logged."""
@@ -229,9 +269,14 @@ def list_customers(
         if views:
             uow.access_log.add(
                 AccessLogEntry(
-                    subject=actor.ref, object=f"customers:{offset}-{offset + len(views) - 1}",
-                    fields=tuple(CUSTOMER_FIELDS), operation="list", purpose="customer search",
-                    result="masked", occurred_at=ctx.clock(), request_id=request_id,
+                    subject=actor.ref,
+                    object=f"customers:{offset}-{offset + len(views) - 1}",
+                    fields=tuple(CUSTOMER_FIELDS),
+                    operation=AccessOperation.LIST,
+                    purpose="customer search",
+                    result=AccessResult.MASKED,
+                    occurred_at=ctx.clock(),
+                    request_id=request_id,
                 )
             )
             uow.commit()

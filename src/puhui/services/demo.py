@@ -17,7 +17,7 @@ from puhui.services.identity import CreateStaffUser, create_staff_user
 from puhui.services.platform import business_date
 from puhui.services.ports import ServiceContext
 
-DEMO_PASSWORD = "Puhui-demo-2026"
+DEMO_PASSWORD = "Puhui-demo-2026"  # noqa: S105 - public demo credential, development only
 
 
 @dataclass(frozen=True)

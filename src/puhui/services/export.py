@@ -16,7 +16,7 @@ from typing import Any
 
 from puhui.domain.customers import CUSTOMER_FIELDS, Customer
 from puhui.domain.identity import Permission, Principal, StaffUser
-from puhui.domain.privacy import AccessLogEntry, deidentify
+from puhui.domain.privacy import AccessLogEntry, AccessOperation, AccessResult, deidentify
 from puhui.services.audit import record
 from puhui.services.ports import ServiceContext
 
@@ -32,9 +32,11 @@ def _customer_rows(customers: Iterator[Customer], salt: bytes) -> Iterator[dict[
         yield {
             "id": c.id,
             "phone": deidentify(str(c.phone), CUSTOMER_FIELDS["phone"], salt=salt),
-            "name": None if c.name is None
+            "name": None
+            if c.name is None
             else deidentify(c.name, CUSTOMER_FIELDS["name"], salt=salt),
-            "id_number": None if c.id_number is None
+            "id_number": None
+            if c.id_number is None
             else deidentify(str(c.id_number), CUSTOMER_FIELDS["id_number"], salt=salt),
             # keep what analysis needs, coarsened: birth year, sex, province
             "birth_year": None if c.id_number is None else c.id_number.birth_date.year,
@@ -76,18 +78,35 @@ def export_deidentified(
             counts[name] = n
         (out_dir / "MANIFEST.json").write_text(
             json.dumps(
-                {"deidentified": True, "files": counts,
-                 "method": "HMAC-SHA256 pseudonyms with a per-export salt (not stored)"},
-                ensure_ascii=False, indent=2,
+                {
+                    "deidentified": True,
+                    "files": counts,
+                    "method": "HMAC-SHA256 pseudonyms with a per-export salt (not stored)",
+                },
+                ensure_ascii=False,
+                indent=2,
             ),
             encoding="utf-8",
         )
         uow.access_log.add(
-            AccessLogEntry(subject=actor.ref, object="customers:*", fields=tuple(CUSTOMER_FIELDS),
-                           operation="export", purpose="de-identified export for development",
-                           result="ok", occurred_at=ctx.clock(), request_id=None)
+            AccessLogEntry(
+                subject=actor.ref,
+                object="customers:*",
+                fields=tuple(CUSTOMER_FIELDS),
+                operation=AccessOperation.EXPORT,
+                purpose="de-identified export for development",
+                result=AccessResult.OK,
+                occurred_at=ctx.clock(),
+                request_id=None,
+            )
         )
-        record(ctx, uow, actor=actor, action="data.export_deidentified", target=str(out_dir),
-               details=counts)
+        record(
+            ctx,
+            uow,
+            actor=actor,
+            action="data.export_deidentified",
+            target=str(out_dir),
+            details=counts,
+        )
         uow.commit()
     return ExportSummary(out_dir, counts)

@@ -107,10 +107,14 @@ def create_staff_user(
                 {"username": user.username, "roles": roles, "awaiting_checker": True},
             )
         saved = uow.users.add(user, now=ctx.clock())
-        return StaffUserCreated(saved, None), f"staff_user:{saved.id}", {
-            "username": saved.username,
-            "roles": roles,
-        }
+        return (
+            StaffUserCreated(saved, None),
+            f"staff_user:{saved.id}",
+            {
+                "username": saved.username,
+                "roles": roles,
+            },
+        )
 
     return audited(ctx, actor=actor, action="users.create", request_id=request_id, body=body)
 
@@ -195,14 +199,27 @@ def login_staff(
         user: StaffUser | None = uow.users.find_by_username(name)
         if user is None or not user.active:
             ctx.passwords.verify(_DUMMY_HASH.get(ctx), password)  # same time as a real check
-            record(ctx, uow, actor=f"anonymous:{name[:40]}", action="auth.login",
-                   target="-", result="denied:auth.bad_credentials", request_id=request_id)
+            record(
+                ctx,
+                uow,
+                actor=f"anonymous:{name[:40]}",
+                action="auth.login",
+                target="-",
+                result="denied:auth.bad_credentials",
+                request_id=request_id,
+            )
             uow.commit()
             raise Unauthenticated(BAD_LOGIN, code="auth.bad_credentials")
         if user.is_locked(now):
-            record(ctx, uow, actor=f"staff:{user.username}", action="auth.login",
-                   target=f"staff_user:{user.id}", result="denied:auth.locked",
-                   request_id=request_id)
+            record(
+                ctx,
+                uow,
+                actor=f"staff:{user.username}",
+                action="auth.login",
+                target=f"staff_user:{user.id}",
+                result="denied:auth.locked",
+                request_id=request_id,
+            )
             uow.commit()
             raise DomainError(
                 "this account is locked after too many failed logins; try again later",
@@ -212,9 +229,16 @@ def login_staff(
         if not ctx.passwords.verify(user.password_hash, password):
             failed = user.after_failed_login(now, ctx.policies.lockout)
             uow.users.update_login_state(failed)
-            record(ctx, uow, actor=f"staff:{user.username}", action="auth.login",
-                   target=f"staff_user:{user.id}", result="denied:auth.bad_credentials",
-                   request_id=request_id, details={"failed_logins": failed.failed_logins})
+            record(
+                ctx,
+                uow,
+                actor=f"staff:{user.username}",
+                action="auth.login",
+                target=f"staff_user:{user.id}",
+                result="denied:auth.bad_credentials",
+                request_id=request_id,
+                details={"failed_logins": failed.failed_logins},
+            )
             uow.commit()
             raise Unauthenticated(BAD_LOGIN, code="auth.bad_credentials")
         user = user.after_successful_login()
@@ -222,9 +246,17 @@ def login_staff(
         if ctx.passwords.needs_rehash(user.password_hash):
             uow.users.update_password(user.id, ctx.passwords.hash(password))
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        uow.sessions.add_staff(token_hash(token), user.id, csrf, now, now + ctx.policies.session_ttl)
-        record(ctx, uow, actor=f"staff:{user.username}", action="auth.login",
-               target=f"staff_user:{user.id}", request_id=request_id)
+        uow.sessions.add_staff(
+            token_hash(token), user.id, csrf, now, now + ctx.policies.session_ttl
+        )
+        record(
+            ctx,
+            uow,
+            actor=f"staff:{user.username}",
+            action="auth.login",
+            target=f"staff_user:{user.id}",
+            request_id=request_id,
+        )
         uow.commit()
         return StaffSession(token=token, csrf_token=csrf, user=user)
 
@@ -267,8 +299,14 @@ def logout_staff(ctx: ServiceContext, token: str, *, request_id: str | None = No
             return
         uow.sessions.revoke_staff(token_hash(token))
         user = uow.users.get(row["user_id"])
-        record(ctx, uow, actor=staff_principal(user), action="auth.logout",
-               target=f"staff_user:{user.id}", request_id=request_id)
+        record(
+            ctx,
+            uow,
+            actor=staff_principal(user),
+            action="auth.logout",
+            target=f"staff_user:{user.id}",
+            request_id=request_id,
+        )
         uow.commit()
 
 
@@ -313,8 +351,10 @@ def resolve_api_key(ctx: ServiceContext, presented: str) -> Principal:
         raise Unauthenticated("malformed API key", code="auth.bad_api_key")
     with ctx.uow() as uow:
         key: ApiKey | None = uow.api_keys.find_by_prefix(parts[1])
-    if key is None or not key.active or not hmac.compare_digest(
-        key.secret_hash, token_hash(parts[2])
+    if (
+        key is None
+        or not key.active
+        or not hmac.compare_digest(key.secret_hash, token_hash(parts[2]))
     ):
         raise Unauthenticated("unknown or revoked API key", code="auth.bad_api_key")
     return key.principal()

@@ -47,9 +47,12 @@ def set_business_date(
                 details={"current": current.isoformat(), "requested": new_date.isoformat()},
             )
         uow.state.set(KEY, new_date.isoformat())
-        return new_date, "platform:business_date", {
-            "from": current.isoformat(), "to": new_date.isoformat()
-        }
+        return (
+            new_date,
+            "platform:business_date",
+            {"from": current.isoformat(), "to": new_date.isoformat()},
+        )
 
-    return audited(ctx, actor=actor, action="platform.set_business_date", request_id=request_id,
-                   body=body)
+    return audited(
+        ctx, actor=actor, action="platform.set_business_date", request_id=request_id, body=body
+    )

@@ -17,14 +17,18 @@ from typing import Annotated, Any, TypeVar
 
 import click
 import typer
+from pydantic import ValidationError as PydanticValidationError
 
 from puhui.bootstrap import Platform, build_platform
 from puhui.domain.errors import DomainError, ValidationError
 from puhui.domain.identity import SYSTEM
 from puhui.settings import Settings
 
-app = typer.Typer(help="Puhui (普惠) digital lending platform.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Puhui (普惠) digital lending platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff users of the console.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -32,8 +36,15 @@ demo_app = typer.Typer(help="Demo data for development.", no_args_is_help=True)
 data_app = typer.Typer(help="Data export.", no_args_is_help=True)
 date_app = typer.Typer(help="The platform business date.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys for personal-data encryption.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (users_app, "users"), (audit_app, "audit"), (demo_app, "demo"),
-                  (data_app, "data"), (date_app, "business-date"), (keys_app, "keys")):
+for sub, name in (
+    (db_app, "db"),
+    (users_app, "users"),
+    (audit_app, "audit"),
+    (demo_app, "demo"),
+    (data_app, "data"),
+    (date_app, "business-date"),
+    (keys_app, "keys"),
+):
     app.add_typer(sub, name=name)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,6 +64,9 @@ def handles_errors(fn: F) -> F:
             raise _fail(err.code, err.message) from None
         except (typer.Exit, typer.Abort, click.ClickException):
             raise
+        except PydanticValidationError as err:
+            reasons = "; ".join(str(e.get("msg", "")) for e in err.errors())
+            raise _fail("settings.invalid", reasons) from None
         except Exception as err:  # settings and database errors: one line, no traceback
             if os.environ.get("PUHUI_DEBUG"):
                 raise
@@ -86,8 +100,14 @@ def serve(
     """Serve the API, console and portal with Uvicorn."""
     import uvicorn
 
-    uvicorn.run("puhui.adapters.web.asgi:app", host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "puhui.adapters.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @users_app.command("create")
@@ -98,8 +118,9 @@ def users_create(
     display_name: Annotated[str, typer.Option(help="Name shown in the console.")] = "",
     post: Annotated[str, typer.Option(help="Job post (岗位).")] = "",
     branch: Annotated[str, typer.Option(help="Branch code and name.")] = "",
-    password_env: Annotated[str, typer.Option(help="Read the password from this variable "
-                                                   "instead of prompting.")] = "",
+    password_env: Annotated[
+        str, typer.Option(help="Read the password from this variable instead of prompting.")
+    ] = "",
 ) -> None:
     """Create a console user (as the system operator)."""
     from puhui.services.identity import CreateStaffUser, create_staff_user
@@ -107,8 +128,9 @@ def users_create(
     password = os.environ.get(password_env, "") if password_env else ""
     if not password:
         if not sys.stdin.isatty():
-            raise ValidationError("no password: set --password-env or run in a terminal",
-                                  code="identity.no_password")
+            raise ValidationError(
+                "no password: set --password-env or run in a terminal", code="identity.no_password"
+            )
         password = getpass.getpass("Password: ")
     created = create_staff_user(
         _platform().ctx,
@@ -116,8 +138,10 @@ def users_create(
         CreateStaffUser(username, display_name or username, password, tuple(role), post, branch),
     )
     assert created.user is not None
-    typer.echo(f"created staff user {created.user.username} (id {created.user.id}) with roles "
-               f"{', '.join(sorted(r.value for r in created.user.roles))}")
+    typer.echo(
+        f"created staff user {created.user.username} (id {created.user.id}) with roles "
+        f"{', '.join(sorted(r.value for r in created.user.roles))}"
+    )
 
 
 @users_app.command("list")
@@ -127,8 +151,10 @@ def users_list() -> None:
     from puhui.services.identity import list_staff_users
 
     for u in list_staff_users(_platform().ctx, SYSTEM):
-        typer.echo(f"{u.id}\t{u.username}\t{','.join(sorted(r.value for r in u.roles))}\t"
-                   f"{u.post}\t{'active' if u.active else 'disabled'}")
+        typer.echo(
+            f"{u.id}\t{u.username}\t{','.join(sorted(r.value for r in u.roles))}\t"
+            f"{u.post}\t{'active' if u.active else 'disabled'}"
+        )
 
 
 @audit_app.command("verify")
@@ -153,8 +179,10 @@ def demo_load() -> None:
 
     platform = _platform()
     result = load_demo(platform.ctx, environment=platform.settings.environment)
-    typer.echo(f"demo data loaded: {len(result.users_created)} new users, "
-               f"{result.customers_created} new customers")
+    typer.echo(
+        f"demo data loaded: {len(result.users_created)} new users, "
+        f"{result.customers_created} new customers"
+    )
     typer.echo(f"demo logins (console, password {DEMO_PASSWORD}):")
     for u in DEMO_USERS:
         typer.echo(f"  {u.username:<10} {u.role.value}")
@@ -164,15 +192,18 @@ def demo_load() -> None:
 @handles_errors
 def data_export(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("var/export"),
-    deidentified: Annotated[bool, typer.Option("--deidentified", help="Pseudonymise personal "
-                                               "fields (required).")] = False,
+    deidentified: Annotated[
+        bool, typer.Option("--deidentified", help="Pseudonymise personal fields (required).")
+    ] = False,
 ) -> None:
     """Export a de-identified copy of customers and users for development and test."""
     from puhui.services.export import export_deidentified
 
     if not deidentified:
-        raise ValidationError("only de-identified exports exist: pass --deidentified",
-                              code="export.identified_refused")
+        raise ValidationError(
+            "only de-identified exports exist: pass --deidentified",
+            code="export.identified_refused",
+        )
     summary = export_deidentified(_platform().ctx, SYSTEM, out)
     for name, n in summary.files.items():
         typer.echo(f"{out / name}: {n} rows")
@@ -199,8 +230,9 @@ def date_set(
     try:
         parsed = date.fromisoformat(new_date)
     except ValueError:
-        raise ValidationError(f"not a date (YYYY-MM-DD): {new_date!r}",
-                              code="business_date.invalid") from None
+        raise ValidationError(
+            f"not a date (YYYY-MM-DD): {new_date!r}", code="business_date.invalid"
+        ) from None
     set_business_date(_platform().ctx, SYSTEM, parsed, allow_backwards=allow_backwards)
     typer.echo(f"business date is now {parsed.isoformat()}")
 
@@ -215,8 +247,10 @@ def keys_generate(algorithm: str = "SM4-GCM") -> None:
     size = 16 if algorithm == "SM4-GCM" else 32
     key_id = "k" + pysecrets.token_hex(3)
     typer.echo(f"PUHUI_SECRET_KEY={pysecrets.token_urlsafe(48)}")
-    typer.echo(f"PUHUI_FIELD_KEYS={key_id}:{base64.b64encode(pysecrets.token_bytes(size)).decode()}"
-               f";active={key_id}")
+    typer.echo(
+        f"PUHUI_FIELD_KEYS={key_id}:{base64.b64encode(pysecrets.token_bytes(size)).decode()}"
+        f";active={key_id}"
+    )
     typer.echo(f"PUHUI_FIELD_ALGORITHM={algorithm}")
     typer.echo(f"PUHUI_INDEX_KEY={base64.b64encode(pysecrets.token_bytes(32)).decode()}")
 

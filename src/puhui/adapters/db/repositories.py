@@ -58,17 +58,21 @@ class StaffUserRepository:
         )
 
     def get(self, user_id: int) -> StaffUser:
-        row = self.conn.execute(
-            sa.select(t.staff_users).where(t.staff_users.c.id == user_id)
-        ).mappings().first()
+        row = (
+            self.conn.execute(sa.select(t.staff_users).where(t.staff_users.c.id == user_id))
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound(f"staff user {user_id} not found", code="staff_user.not_found")
         return self._to_domain(row)
 
     def find_by_username(self, username: str) -> StaffUser | None:
-        row = self.conn.execute(
-            sa.select(t.staff_users).where(t.staff_users.c.username == username)
-        ).mappings().first()
+        row = (
+            self.conn.execute(sa.select(t.staff_users).where(t.staff_users.c.username == username))
+            .mappings()
+            .first()
+        )
         return None if row is None else self._to_domain(row)
 
     def list(self) -> list[StaffUser]:
@@ -136,9 +140,13 @@ class SessionRepository:
         )
 
     def get_staff(self, token_hash: str) -> RowMapping | None:
-        return self.conn.execute(
-            sa.select(t.staff_sessions).where(t.staff_sessions.c.token_hash == token_hash)
-        ).mappings().first()
+        return (
+            self.conn.execute(
+                sa.select(t.staff_sessions).where(t.staff_sessions.c.token_hash == token_hash)
+            )
+            .mappings()
+            .first()
+        )
 
     def touch_staff(self, token_hash: str, expires: datetime) -> None:
         self.conn.execute(
@@ -154,7 +162,9 @@ class SessionRepository:
             .values(revoked=True)
         )
 
-    def add_customer(self, token_hash: str, customer_id: int, now: datetime, expires: datetime) -> None:
+    def add_customer(
+        self, token_hash: str, customer_id: int, now: datetime, expires: datetime
+    ) -> None:
         self.conn.execute(
             sa.insert(t.customer_sessions).values(
                 token_hash=token_hash, customer_id=customer_id, created_at=now, expires_at=expires
@@ -162,9 +172,13 @@ class SessionRepository:
         )
 
     def get_customer(self, token_hash: str) -> RowMapping | None:
-        return self.conn.execute(
-            sa.select(t.customer_sessions).where(t.customer_sessions.c.token_hash == token_hash)
-        ).mappings().first()
+        return (
+            self.conn.execute(
+                sa.select(t.customer_sessions).where(t.customer_sessions.c.token_hash == token_hash)
+            )
+            .mappings()
+            .first()
+        )
 
     def revoke_customer(self, token_hash: str) -> None:
         self.conn.execute(
@@ -206,9 +220,11 @@ class ApiKeyRepository:
         return ApiKey(key_id, key.partner, key.prefix, key.secret_hash, key.scopes, key.active)
 
     def find_by_prefix(self, prefix: str) -> ApiKey | None:
-        row = self.conn.execute(
-            sa.select(t.api_keys).where(t.api_keys.c.prefix == prefix)
-        ).mappings().first()
+        row = (
+            self.conn.execute(sa.select(t.api_keys).where(t.api_keys.c.prefix == prefix))
+            .mappings()
+            .first()
+        )
         return None if row is None else self._to_domain(row)
 
     def list(self) -> list[ApiKey]:
@@ -216,7 +232,9 @@ class ApiKeyRepository:
         return [self._to_domain(r) for r in rows]
 
     def deactivate(self, key_id: int) -> None:
-        self.conn.execute(sa.update(t.api_keys).where(t.api_keys.c.id == key_id).values(active=False))
+        self.conn.execute(
+            sa.update(t.api_keys).where(t.api_keys.c.id == key_id).values(active=False)
+        )
 
 
 class PendingActionRepository:
@@ -301,7 +319,9 @@ class CustomerRepository:
         id_text = self._dec(row["id_number_enc"], CUSTOMER_ID_NUMBER.name)
         return Customer(
             id=row["id"],
-            phone=MobileNumber.parse(self.keyring.decrypt(row["phone_enc"], context=CUSTOMER_PHONE.name)),
+            phone=MobileNumber.parse(
+                self.keyring.decrypt(row["phone_enc"], context=CUSTOMER_PHONE.name)
+            ),
             name=self._dec(row["name_enc"], CUSTOMER_NAME.name),
             id_number=None if id_text is None else ResidentIdNumber.parse(id_text),
             created_on=row["created_on"],
@@ -348,17 +368,23 @@ class CustomerRepository:
         )
 
     def get(self, customer_id: int) -> Customer:
-        row = self.conn.execute(
-            sa.select(t.customers).where(t.customers.c.id == customer_id)
-        ).mappings().first()
+        row = (
+            self.conn.execute(sa.select(t.customers).where(t.customers.c.id == customer_id))
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound(f"customer {customer_id} not found", code="customer.not_found")
         return self._to_domain(row)
 
     def find_by_phone(self, phone: MobileNumber) -> Customer | None:
-        row = self.conn.execute(
-            sa.select(t.customers).where(t.customers.c.phone_index == self.phone_index(phone))
-        ).mappings().first()
+        row = (
+            self.conn.execute(
+                sa.select(t.customers).where(t.customers.c.phone_index == self.phone_index(phone))
+            )
+            .mappings()
+            .first()
+        )
         return None if row is None else self._to_domain(row)
 
     def list(self, limit: int = 100, offset: int = 0) -> list[Customer]:
@@ -409,15 +435,19 @@ class OneTimeCodeRepository:
         )
 
     def latest(self, phone_index: str, purpose: str) -> OneTimeCode | None:
-        row = self.conn.execute(
-            sa.select(t.one_time_codes)
-            .where(
-                t.one_time_codes.c.phone_index == phone_index,
-                t.one_time_codes.c.purpose == purpose,
+        row = (
+            self.conn.execute(
+                sa.select(t.one_time_codes)
+                .where(
+                    t.one_time_codes.c.phone_index == phone_index,
+                    t.one_time_codes.c.purpose == purpose,
+                )
+                .order_by(t.one_time_codes.c.id.desc())
+                .limit(1)
             )
-            .order_by(t.one_time_codes.c.id.desc())
-            .limit(1)
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
         return OneTimeCode(
@@ -480,9 +510,11 @@ class AuditRepository:
         return None if row is None else ChainHead(seq=row["seq"], record_hash=row["record_hash"])
 
     def last(self) -> AuditRecord | None:
-        row = self.conn.execute(
-            sa.select(t.audit_log).order_by(t.audit_log.c.seq.desc()).limit(1)
-        ).mappings().first()
+        row = (
+            self.conn.execute(sa.select(t.audit_log).order_by(t.audit_log.c.seq.desc()).limit(1))
+            .mappings()
+            .first()
+        )
         return None if row is None else self._to_domain(row)
 
     def append(self, record: AuditRecord) -> None:
@@ -515,12 +547,16 @@ class AuditRepository:
         """Stream the chain in sequence order, in batches (constant memory)."""
         after = 0
         while True:
-            rows = self.conn.execute(
-                sa.select(t.audit_log)
-                .where(t.audit_log.c.seq > after)
-                .order_by(t.audit_log.c.seq)
-                .limit(batch)
-            ).mappings().all()
+            rows = (
+                self.conn.execute(
+                    sa.select(t.audit_log)
+                    .where(t.audit_log.c.seq > after)
+                    .order_by(t.audit_log.c.seq)
+                    .limit(batch)
+                )
+                .mappings()
+                .all()
+            )
             if not rows:
                 return
             for row in rows:
@@ -534,7 +570,9 @@ class AuditRepository:
         return [self._to_domain(r) for r in self.conn.execute(query).mappings()]
 
     def count(self) -> int:
-        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.audit_log)).scalar_one())
+        return int(
+            self.conn.execute(sa.select(sa.func.count()).select_from(t.audit_log)).scalar_one()
+        )
 
 
 class AccessLogRepository:

@@ -147,8 +147,12 @@ one_time_codes = sa.Table(
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=False),
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("actor", sa.String(120), nullable=False),
     sa.Column("action", sa.String(80), nullable=False),

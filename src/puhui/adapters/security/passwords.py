@@ -24,8 +24,11 @@ class Argon2PasswordHasher:
     def verify(self, password_hash: str, password: str) -> bool:
         try:
             return self._ph.verify(password_hash, password)
-        except (argon2_errors.VerifyMismatchError, argon2_errors.InvalidHashError,
-                argon2_errors.VerificationError):
+        except (
+            argon2_errors.VerifyMismatchError,
+            argon2_errors.InvalidHashError,
+            argon2_errors.VerificationError,
+        ):
             return False
 
     def needs_rehash(self, password_hash: str) -> bool:

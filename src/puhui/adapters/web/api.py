@@ -40,7 +40,11 @@ def _user_out(user: StaffUser) -> s.StaffUserOut:
 def _pending_out(p: PendingAction) -> s.PendingActionOut:
     summary = {k: v for k, v in p.payload.items() if "password" not in k}
     return s.PendingActionOut(
-        id=p.id, action=p.action, maker=p.maker, status=p.status.value, checker=p.checker,
+        id=p.id,
+        action=p.action,
+        maker=p.maker,
+        status=p.status.value,
+        checker=p.checker,
         summary=summary,
     )
 
@@ -63,7 +67,9 @@ def login(body: s.LoginIn, ctx: CtxDep, rid: RequestIdDep) -> s.SessionOut:
 @router.get("/me", response_model=s.MeOut, tags=["auth"])
 def me(principal: PrincipalDep) -> s.MeOut:
     return s.MeOut(
-        kind=principal.kind, id=principal.id, display=principal.display,
+        kind=principal.kind,
+        id=principal.id,
+        display=principal.display,
         permissions=sorted(p.value for p in principal.permissions),
     )
 
@@ -84,14 +90,19 @@ def create_staff_user(
         ctx,
         principal,
         identity_services.CreateStaffUser(
-            username=body.username, display_name=body.display_name, password=body.password,
-            roles=tuple(body.roles), post=body.post, branch=body.branch,
+            username=body.username,
+            display_name=body.display_name,
+            password=body.password,
+            roles=tuple(body.roles),
+            post=body.post,
+            branch=body.branch,
         ),
         request_id=rid,
     )
     if created.pending is not None:
-        return s.CreatedStaffUserOut(status="pending_approval",
-                                     pending_action_id=created.pending.id)
+        return s.CreatedStaffUserOut(
+            status="pending_approval", pending_action_id=created.pending.id
+        )
     assert created.user is not None
     return s.CreatedStaffUserOut(status="created", user=_user_out(created.user))
 
@@ -101,20 +112,28 @@ def approvals(ctx: CtxDep, principal: PrincipalDep) -> list[s.PendingActionOut]:
     return [_pending_out(p) for p in identity_services.list_pending(ctx, principal)]
 
 
-@router.post("/approvals/{action_id}/approve", response_model=s.PendingActionOut, tags=["approvals"])
+@router.post(
+    "/approvals/{action_id}/approve", response_model=s.PendingActionOut, tags=["approvals"]
+)
 def approve(
     action_id: int, body: s.DecisionIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
 ) -> s.PendingActionOut:
-    return _pending_out(identity_services.decide_pending_action(
-        ctx, principal, action_id, approve=True, reason=body.reason, request_id=rid))
+    return _pending_out(
+        identity_services.decide_pending_action(
+            ctx, principal, action_id, approve=True, reason=body.reason, request_id=rid
+        )
+    )
 
 
 @router.post("/approvals/{action_id}/reject", response_model=s.PendingActionOut, tags=["approvals"])
 def reject(
     action_id: int, body: s.DecisionIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
 ) -> s.PendingActionOut:
-    return _pending_out(identity_services.decide_pending_action(
-        ctx, principal, action_id, approve=False, reason=body.reason, request_id=rid))
+    return _pending_out(
+        identity_services.decide_pending_action(
+            ctx, principal, action_id, approve=False, reason=body.reason, request_id=rid
+        )
+    )
 
 
 @router.post("/api-keys", response_model=s.ApiKeyOut, status_code=201, tags=["partners"])
@@ -125,8 +144,11 @@ def create_api_key(
         ctx, principal, body.partner, list(body.scopes), request_id=rid
     )
     return s.ApiKeyOut(
-        id=issued.key.id, partner=issued.key.partner, prefix=issued.key.prefix,
-        scopes=sorted(p.value for p in issued.key.scopes), secret=issued.secret,
+        id=issued.key.id,
+        partner=issued.key.partner,
+        prefix=issued.key.prefix,
+        scopes=sorted(p.value for p in issued.key.scopes),
+        secret=issued.secret,
     )
 
 
@@ -158,7 +180,9 @@ def customer_login_code(body: s.PhoneIn, ctx: CtxDep, rid: RequestIdDep) -> dict
 
 
 @router.post("/customer/session", response_model=s.CustomerSessionOut, tags=["customer"])
-def customer_session(body: s.CustomerLoginIn, ctx: CtxDep, rid: RequestIdDep) -> s.CustomerSessionOut:
+def customer_session(
+    body: s.CustomerLoginIn, ctx: CtxDep, rid: RequestIdDep
+) -> s.CustomerSessionOut:
     session = customer_services.login_customer(ctx, body.phone, body.code, request_id=rid)
     assert session.customer.id is not None
     return s.CustomerSessionOut(
@@ -173,8 +197,9 @@ def customer_me(customer: CustomerDep) -> s.CustomerOut:
         id=customer.id or 0,
         phone=mask(str(customer.phone), MaskKind.PHONE) or "",
         name=mask(customer.name, MaskKind.NAME),
-        id_number=mask(None if customer.id_number is None else str(customer.id_number),
-                       MaskKind.ID_NUMBER),
+        id_number=mask(
+            None if customer.id_number is None else str(customer.id_number), MaskKind.ID_NUMBER
+        ),
         verified=customer.verified,
         created_on=customer.created_on.isoformat() if customer.created_on else "",
         masked=True,
@@ -222,14 +247,23 @@ def validate_identifier(body: s.IdentifierIn) -> dict[str, object]:
     Invalid values answer 422 with the precise code."""
     if body.kind == "id_number":
         rid_ = ResidentIdNumber.parse(body.value)
-        return {"valid": True, "kind": body.kind, "region_code": rid_.region_code,
-                "province": rid_.province, "birth_date": rid_.birth_date.isoformat(),
-                "sex": rid_.sex.value}
+        return {
+            "valid": True,
+            "kind": body.kind,
+            "region_code": rid_.region_code,
+            "province": rid_.province,
+            "birth_date": rid_.birth_date.isoformat(),
+            "sex": rid_.sex.value,
+        }
     if body.kind == "uscc":
         code = UnifiedSocialCreditCode.parse(body.value)
-        return {"valid": True, "kind": body.kind, "region_code": code.region_code,
-                "registration_authority": code.registration_authority,
-                "organization_code": code.organization_code}
+        return {
+            "valid": True,
+            "kind": body.kind,
+            "region_code": code.region_code,
+            "registration_authority": code.registration_authority,
+            "organization_code": code.organization_code,
+        }
     if body.kind == "mobile":
         return {"valid": True, "kind": body.kind, "normalized": str(MobileNumber.parse(body.value))}
     card = BankCardNumber.parse(body.value)
@@ -243,8 +277,14 @@ def validate_identifier(body: s.IdentifierIn) -> dict[str, object]:
 def audit_records(ctx: CtxDep, principal: PrincipalDep, limit: int = 50) -> list[s.AuditRecordOut]:
     return [
         s.AuditRecordOut(
-            seq=r.seq, occurred_at=r.occurred_at.isoformat(), actor=r.actor, action=r.action,
-            target=r.target, result=r.result, request_id=r.request_id, record_hash=r.record_hash,
+            seq=r.seq,
+            occurred_at=r.occurred_at.isoformat(),
+            actor=r.actor,
+            action=r.action,
+            target=r.target,
+            result=r.result,
+            request_id=r.request_id,
+            record_hash=r.record_hash,
         )
         for r in audit_services.recent_records(ctx, principal, max(1, min(limit, 500)))
     ]
@@ -253,5 +293,10 @@ def audit_records(ctx: CtxDep, principal: PrincipalDep, limit: int = 50) -> list
 @router.get("/audit/verify", response_model=s.ChainVerdictOut, tags=["audit"])
 def audit_verify(ctx: CtxDep, principal: PrincipalDep) -> s.ChainVerdictOut:
     v = audit_services.verify_audit_chain(ctx, principal)
-    return s.ChainVerdictOut(ok=v.ok, checked=v.checked, first_bad_seq=v.first_bad_seq,
-                             problem=v.problem, message=v.message)
+    return s.ChainVerdictOut(
+        ok=v.ok,
+        checked=v.checked,
+        first_bad_seq=v.first_bad_seq,
+        problem=v.problem,
+        message=v.message,
+    )

@@ -20,9 +20,10 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(
+    response: Response = request.app.state.templates.TemplateResponse(
         request, name, context, status_code=status
     )
+    return response
 
 
 def _secure(request: Request) -> bool:
@@ -75,8 +76,10 @@ def login(
     except DomainError as err:
         status = 423 if err.code == "auth.locked" else 401
         return _render(
-            request, "console/login.html", {"csrf": csrf, "error": err.message,
-                                            "username": username}, status
+            request,
+            "console/login.html",
+            {"csrf": csrf, "error": err.message, "username": username},
+            status,
         )
     resp = RedirectResponse("/console", status_code=303)
     resp.set_cookie(
@@ -112,11 +115,13 @@ def home(request: Request) -> Response:
     context = _base(request, user, csrf, "home")
     context["pending"] = (
         identity_services.list_pending(ctx, principal)
-        if principal.can(Permission.APPROVALS_CHECK) else []
+        if principal.can(Permission.APPROVALS_CHECK)
+        else []
     )
     context["recent"] = (
         audit_services.recent_records(ctx, principal, 10)
-        if principal.can(Permission.AUDIT_READ) else []
+        if principal.can(Permission.AUDIT_READ)
+        else []
     )
     return _render(request, "console/home.html", context)
 
@@ -159,13 +164,18 @@ def create_user(
         created = identity_services.create_staff_user(
             get_ctx(request),
             principal,
-            identity_services.CreateStaffUser(username, display_name, password, tuple(roles),
-                                              post, branch),
+            identity_services.CreateStaffUser(
+                username, display_name, password, tuple(roles), post, branch
+            ),
         )
     except DomainError as err:
         context = _base(request, user, token, "users")
-        context.update(users=identity_services.list_staff_users(get_ctx(request), principal),
-                       roles=list(Role), message=None, error=err.message)
+        context.update(
+            users=identity_services.list_staff_users(get_ctx(request), principal),
+            roles=list(Role),
+            message=None,
+            error=err.message,
+        )
         return _render(request, "console/users.html", context, 422)
     note = "pending" if created.pending else "created"
     return RedirectResponse(f"/console/users?message={note}", status_code=303)

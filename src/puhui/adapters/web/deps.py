@@ -39,7 +39,9 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def current_principal(request: Request, ctx: Annotated[ServiceContext, Depends(get_ctx)]) -> Principal:
+def current_principal(
+    request: Request, ctx: Annotated[ServiceContext, Depends(get_ctx)]
+) -> Principal:
     api_key = request.headers.get("x-api-key")
     if api_key:
         return identity_services.resolve_api_key(ctx, api_key)
@@ -52,7 +54,9 @@ def current_principal(request: Request, ctx: Annotated[ServiceContext, Depends(g
     )
 
 
-def current_customer(request: Request, ctx: Annotated[ServiceContext, Depends(get_ctx)]) -> Customer:
+def current_customer(
+    request: Request, ctx: Annotated[ServiceContext, Depends(get_ctx)]
+) -> Customer:
     token = _bearer(request) or request.cookies.get(PORTAL_COOKIE)
     if not token:
         raise Unauthenticated("log in with your phone first", code="auth.unauthenticated")

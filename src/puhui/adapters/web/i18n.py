@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 STRINGS: dict[str, dict[str, str]] = {
-    "portal.title": {"zh-CN": "普惠 · 小微企业线上贷款", "en": "Puhui · Online loans for small businesses"},
+    "portal.title": {
+        "zh-CN": "普惠 · 小微企业线上贷款",
+        "en": "Puhui · Online loans for small businesses",
+    },
     "portal.tagline": {
         "zh-CN": "数据驱动、秒级审批、线上签约、贷后有保障。",
         "en": "Data-driven, decided in seconds, signed online, with your rights protected.",
@@ -26,8 +29,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "portal.unverified": {"zh-CN": "未实名", "en": "Not verified"},
     "portal.logout": {"zh-CN": "退出", "en": "Log out"},
     "portal.features": {
-        "zh-CN": "额度与年化利率（IRR）在签约前清楚展示；授权可随时撤回。",
-        "en": "Your limit and annualized rate (IRR) are shown before you sign; consents can be withdrawn any time.",
+        "zh-CN": "手机号加短信验证码即可登录；您的个人信息加密存储、脱敏展示。",
+        "en": "Log in with your phone and a one-time code; "
+        "your personal data is encrypted and shown masked.",
     },
     "portal.switch": {"zh-CN": "English", "en": "中文"},
 }

@@ -21,9 +21,13 @@ router = APIRouter(include_in_schema=False)
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     lang = language(request, request.app.state.platform.settings.default_language)
     token = form_csrf(request)
-    base = {"lang": lang, "t": lambda key: t(key, lang), "csrf": token,
-            "other_lang": "en" if lang == "zh-CN" else "zh-CN"}
-    resp = request.app.state.templates.TemplateResponse(
+    base = {
+        "lang": lang,
+        "t": lambda key: t(key, lang),
+        "csrf": token,
+        "other_lang": "en" if lang == "zh-CN" else "zh-CN",
+    }
+    resp: Response = request.app.state.templates.TemplateResponse(
         request, name, {**base, **context}, status_code=status
     )
     secure = bool(request.app.state.platform.settings.cookie_secure)
@@ -63,8 +67,9 @@ def send_code(
     try:
         customer_services.request_login_code(get_ctx(request), phone)
     except DomainError as err:
-        return _render(request, "portal/login.html",
-                       {"phone": phone, "sent": False, "error": err.message}, 422)
+        return _render(
+            request, "portal/login.html", {"phone": phone, "sent": False, "error": err.message}, 422
+        )
     return _render(request, "portal/login.html", {"phone": phone, "sent": True, "error": None})
 
 
@@ -79,12 +84,18 @@ def login(
     try:
         session = customer_services.login_customer(get_ctx(request), phone, code)
     except DomainError as err:
-        return _render(request, "portal/login.html",
-                       {"phone": phone, "sent": True, "error": err.message}, 401)
+        return _render(
+            request, "portal/login.html", {"phone": phone, "sent": True, "error": err.message}, 401
+        )
     resp = RedirectResponse("/me", status_code=303)
-    resp.set_cookie(PORTAL_COOKIE, session.token, httponly=True, samesite="lax",
-                    secure=bool(request.app.state.platform.settings.cookie_secure),
-                    max_age=int(get_ctx(request).policies.customer_session_ttl.total_seconds()))
+    resp.set_cookie(
+        PORTAL_COOKIE,
+        session.token,
+        httponly=True,
+        samesite="lax",
+        secure=bool(request.app.state.platform.settings.cookie_secure),
+        max_age=int(get_ctx(request).policies.customer_session_ttl.total_seconds()),
+    )
     return resp
 
 
@@ -104,8 +115,9 @@ def _me_context(customer: Customer) -> dict[str, Any]:
         "customer": customer,
         "phone": mask(str(customer.phone), MaskKind.PHONE),
         "name": mask(customer.name, MaskKind.NAME),
-        "id_number": mask(None if customer.id_number is None else str(customer.id_number),
-                          MaskKind.ID_NUMBER),
+        "id_number": mask(
+            None if customer.id_number is None else str(customer.id_number), MaskKind.ID_NUMBER
+        ),
         "error": None,
     }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from puhui.domain.errors import DomainError, ErrorKind
@@ -82,10 +82,13 @@ def wants_html(request: Request) -> bool:
 
 def _html_error(request: Request, status: int, detail: str) -> Response:
     templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "title": TITLES.get(status, "Error"),
-                                "detail": detail}, status_code=status,
+    response: Response = templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
+        status_code=status,
     )
+    return response
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -101,8 +104,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return problem(400, "request.malformed_json", "the request body is not valid JSON",
-                           instance=request.url.path)
+            return problem(
+                400,
+                "request.malformed_json",
+                "the request body is not valid JSON",
+                instance=request.url.path,
+            )
         fields = [
             {
                 "location": ".".join(str(p) for p in e.get("loc", ())),
@@ -112,25 +119,45 @@ def install_problem_handlers(app: FastAPI) -> None:
             for e in errors
         ]
         unknown = [f for f in fields if f["type"] == "extra_forbidden"]
-        code = "request.unknown_field" if unknown and len(unknown) == len(fields) else (
-            "request.invalid_fields"
+        code = (
+            "request.unknown_field"
+            if unknown and len(unknown) == len(fields)
+            else ("request.invalid_fields")
         )
-        return problem(422, code, "the request does not match the schema",
-                       instance=request.url.path, extra={"errors": fields})
+        return problem(
+            422,
+            code,
+            "the request does not match the schema",
+            instance=request.url.path,
+            extra={"errors": fields},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         status = exc.status_code
-        codes = {404: "http.not_found", 405: "http.method_not_allowed",
-                 401: "auth.unauthenticated", 413: "request.too_large"}
+        codes = {
+            404: "http.not_found",
+            405: "http.method_not_allowed",
+            401: "auth.unauthenticated",
+            413: "request.too_large",
+        }
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(status, "Error")
         if wants_html(request):
             return _html_error(request, status, detail)
-        return problem(status, codes.get(status, f"http.{status}"), detail,
-                       instance=request.url.path, headers=getattr(exc, "headers", None))
+        return problem(
+            status,
+            codes.get(status, f"http.{status}"),
+            detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem(500, "internal", "an unexpected error occurred; it has been logged",
-                       instance=request.url.path)
+        return problem(
+            500,
+            "internal",
+            "an unexpected error occurred; it has been logged",
+            instance=request.url.path,
+        )
