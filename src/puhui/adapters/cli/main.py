@@ -260,8 +260,18 @@ def keys_generate(algorithm: str = "SM4-GCM") -> None:
 def keys_rotate() -> None:
     """Re-encrypt personal fields still under an old key with the active key."""
     platform = _platform()
+    from puhui.services.audit import record
+
     with platform.ctx.uow() as uow:
         changed = uow.customers.rotate_keys()
+        record(
+            platform.ctx,
+            uow,
+            actor=SYSTEM,
+            action="keys.rotate",
+            target=f"key:{platform.keyring.active_key_id}",
+            details={"rows": changed},
+        )
         uow.commit()
     typer.echo(f"re-encrypted {changed} customer rows with key {platform.keyring.active_key_id}")
 

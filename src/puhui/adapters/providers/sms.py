@@ -2,7 +2,7 @@
 message as one JSON line to a log file, which the demo and the tests read as "the phone".
 
 A bank connects its real SMS gateway by implementing ``puhui.services.ports.SmsSender`` (one
-``send`` method) and naming it in ``PUHUI_SMS_PROVIDER``.
+``send`` method) and constructing it in ``puhui.bootstrap.build_platform``.
 """
 
 from __future__ import annotations

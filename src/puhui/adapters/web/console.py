@@ -88,8 +88,7 @@ def login(
         httponly=True,
         samesite="strict",
         secure=_secure(request),
-        max_age=int(get_ctx(request).policies.session_ttl.total_seconds()),
-    )
+    )  # a browser-session cookie; the server enforces the sliding expiry
     return resp
 
 

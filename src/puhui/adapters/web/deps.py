@@ -1,7 +1,7 @@
 """Request dependencies: the service context and who is calling.
 
 Staff authenticate with ``Authorization: Bearer <session token>`` (from ``POST
-/api/v1/auth/login``) or the console cookie; partners with ``X-API-Key``; customers with
+/api/v1/auth/login``); partners with ``X-API-Key``; customers with
 ``Authorization: Bearer`` from ``POST /api/v1/customer/session``.
 """
 

@@ -1,0 +1,1 @@
+"""Batch jobs (end of day), vectorized over partitions of loans."""

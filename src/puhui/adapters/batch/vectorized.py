@@ -1,0 +1,104 @@
+"""The end-of-day step over numpy int64 arrays: the same arithmetic as
+``puhui.domain.lending.eod.close_day``, a whole partition at once.
+
+Equality with the scalar reference is a property test (``tests/unit/test_eod_vectorized.py``).
+All money is integer minor units (分) in int64; no float is ever involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from puhui.domain.lending.eod import PENALTY_DAY_BASIS, PPM, AgingPolicy
+
+I64 = npt.NDArray[np.int64]
+
+COLUMNS = (
+    "loan_id",
+    "principal_outstanding",
+    "overdue_principal",
+    "interest_receivable",
+    "penalty_receivable",
+    "period_start",
+    "period_days",
+    "period_due",
+    "period_interest",
+    "period_accrued",
+    "period_principal",
+    "period_paid_principal",
+    "oldest_unpaid_due",
+    "penalty_rate_ppm",
+    "dpd",
+    "class_code",
+    "bucket",
+)
+
+
+@dataclass
+class Batch:
+    """Column arrays of one partition, named as ``COLUMNS``."""
+
+    cols: dict[str, I64]
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, ...]]) -> Batch:
+        if not rows:
+            return cls({c: np.zeros(0, dtype=np.int64) for c in COLUMNS})
+        matrix = np.array(rows, dtype=np.int64)
+        return cls({c: matrix[:, i].copy() for i, c in enumerate(COLUMNS)})
+
+    def __len__(self) -> int:
+        return int(self.cols["loan_id"].shape[0])
+
+    def __getitem__(self, name: str) -> I64:
+        return self.cols[name]
+
+
+def _round_half_up_div(numerator: I64, denominator: I64 | int) -> I64:
+    result: I64 = (2 * numerator + denominator) // (2 * np.asarray(denominator, dtype=np.int64))
+    return result
+
+
+def close_day(batch: Batch, business_ordinal: int, policy: AgingPolicy) -> tuple[I64, I64, I64]:
+    """Apply end of day in place; returns (interest accrued, penalty accrued, fell_due mask)."""
+    c = batch.cols
+    d = np.int64(business_ordinal)
+    elapsed = np.clip(d - c["period_start"] + 1, 0, c["period_days"])
+    target = _round_half_up_div(c["period_interest"] * elapsed, c["period_days"])
+    interest = np.maximum(target - c["period_accrued"], 0)
+    penalty = np.where(
+        c["overdue_principal"] > 0,
+        _round_half_up_div(c["overdue_principal"] * c["penalty_rate_ppm"], PENALTY_DAY_BASIS * PPM),
+        0,
+    ).astype(np.int64)
+    fell_due = c["period_due"] == d
+    unpaid = np.maximum(c["period_principal"] - c["period_paid_principal"], 0)
+    becomes_overdue = fell_due & (unpaid > 0)
+    c["overdue_principal"] = c["overdue_principal"] + np.where(becomes_overdue, unpaid, 0)
+    c["oldest_unpaid_due"] = np.where(
+        becomes_overdue & (c["oldest_unpaid_due"] == 0), c["period_due"], c["oldest_unpaid_due"]
+    )
+    dpd = np.where(c["oldest_unpaid_due"] > 0, d - c["oldest_unpaid_due"], 0).astype(np.int64)
+    c["dpd"] = dpd
+    c["class_code"] = np.select(
+        [
+            dpd > policy.loss_after,
+            dpd > policy.doubtful_after,
+            dpd > policy.substandard_after,
+            dpd > 0,
+        ],
+        [5, 4, 3, 2],
+        default=1,
+    ).astype(np.int64)
+    c["bucket"] = np.where(
+        dpd <= 0,
+        0,
+        np.minimum(policy.last_bucket, (dpd + policy.bucket_days - 1) // policy.bucket_days),
+    ).astype(np.int64)
+    c["interest_receivable"] = c["interest_receivable"] + interest
+    c["penalty_receivable"] = c["penalty_receivable"] + penalty
+    c["period_accrued"] = c["period_accrued"] + interest
+    return interest.astype(np.int64), penalty, fell_due.astype(np.int64)

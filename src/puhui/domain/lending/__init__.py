@@ -1,0 +1,1 @@
+"""Lending: loan terms, repayment schedules, annualized rates, loans and their ledger."""

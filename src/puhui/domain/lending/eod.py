@@ -1,0 +1,164 @@
+"""The end-of-day step for one loan, in integer minor units (分): accrue, age, classify.
+
+This is the reference (scalar, exact integer) definition of what end of day does to a loan's
+position. The batch adapter runs the same arithmetic over numpy int64 arrays for a whole
+partition at once; ``tests/unit/test_eod_vectorized.py`` proves the two equal on random
+portfolios (R-10.2f, R-9.5f, REFERENCE §7).
+
+Rules, for the business date ``d`` being closed:
+
+* **Interest accrual**: within a scheduled period of ``period_days`` days carrying
+  ``period_interest``, interest accrued through day ``k`` (1-based) is
+  ``round_half_up(period_interest * k / period_days)``; the day's accrual is the increase.
+  Accrual therefore sums exactly to the scheduled interest on the due date.
+* **Penalty interest (罚息)** on overdue principal: ``round_half_up(overdue_principal *
+  penalty_rate / 360)`` per day, where ``penalty_rate = contract rate x (1 + uplift)`` is held in
+  parts per million (so 18 % is 180000).
+* **Due date**: at the end of a due date, the unpaid principal of that installment becomes
+  overdue; the oldest unpaid due date starts days-past-due counting.
+* **Days past due** = ``d - oldest_unpaid_due`` (0 when nothing is overdue); bucket and
+  five-category class follow from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import IntEnum
+
+PPM = 1_000_000
+PENALTY_DAY_BASIS = 360
+
+
+def round_half_up_div(numerator: int, denominator: int) -> int:
+    """``round_half_up(numerator / denominator)`` for non-negative integers, exactly."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+class ClassCode(IntEnum):
+    """Five-category classification (五级分类) as small integers for batch storage."""
+
+    NORMAL = 1  # 正常
+    SPECIAL_MENTION = 2  # 关注
+    SUBSTANDARD = 3  # 次级
+    DOUBTFUL = 4  # 可疑
+    LOSS = 5  # 损失
+
+
+CLASS_LABELS = {
+    ClassCode.NORMAL: ("正常", "Normal"),
+    ClassCode.SPECIAL_MENTION: ("关注", "Special mention"),
+    ClassCode.SUBSTANDARD: ("次级", "Substandard"),
+    ClassCode.DOUBTFUL: ("可疑", "Doubtful"),
+    ClassCode.LOSS: ("损失", "Loss"),
+}
+
+
+@dataclass(frozen=True)
+class AgingPolicy:
+    """Thresholds are configuration (REFERENCE §7 [V]: >90 次级, >270 可疑, >360 损失)."""
+
+    substandard_after: int = 90
+    doubtful_after: int = 270
+    loss_after: int = 360
+    bucket_days: int = 30  # M1 = 1-30, M2 = 31-60, ...
+    last_bucket: int = 6  # M6+ holds everything beyond
+
+    def classify(self, dpd: int) -> ClassCode:
+        if dpd > self.loss_after:
+            return ClassCode.LOSS
+        if dpd > self.doubtful_after:
+            return ClassCode.DOUBTFUL
+        if dpd > self.substandard_after:
+            return ClassCode.SUBSTANDARD
+        if dpd > 0:
+            return ClassCode.SPECIAL_MENTION
+        return ClassCode.NORMAL
+
+    def bucket(self, dpd: int) -> int:
+        """0 for current (M0), then M1..M6+ (capped at ``last_bucket``)."""
+        if dpd <= 0:
+            return 0
+        return min(self.last_bucket, (dpd + self.bucket_days - 1) // self.bucket_days)
+
+
+@dataclass(frozen=True)
+class Position:
+    """One active loan's end-of-day position; money in minor units, dates as ordinals."""
+
+    loan_id: int
+    principal_outstanding: int
+    overdue_principal: int
+    interest_receivable: int
+    penalty_receivable: int
+    period_start: int  # first day of the current period (ordinal)
+    period_days: int
+    period_due: int  # due date of the current period (ordinal)
+    period_interest: int
+    period_accrued: int
+    period_principal: int
+    period_paid_principal: int
+    oldest_unpaid_due: int  # ordinal, 0 when nothing overdue
+    penalty_rate_ppm: int
+    dpd: int = 0
+    class_code: int = ClassCode.NORMAL
+    bucket: int = 0
+
+
+@dataclass(frozen=True)
+class DayResult:
+    position: Position
+    interest_accrued: int
+    penalty_accrued: int
+    fell_due: bool  # the current period ended today (the caller rolls to the next period)
+
+
+def close_day(pos: Position, business_date: date, policy: AgingPolicy) -> DayResult:
+    """Apply end of day ``business_date`` to ``pos``; pure and exact."""
+    d = business_date.toordinal()
+    elapsed = min(max(d - pos.period_start + 1, 0), pos.period_days)
+    target = round_half_up_div(pos.period_interest * elapsed, pos.period_days)
+    interest = max(target - pos.period_accrued, 0)
+    penalty = 0
+    if pos.overdue_principal > 0:
+        penalty = round_half_up_div(
+            pos.overdue_principal * pos.penalty_rate_ppm, PENALTY_DAY_BASIS * PPM
+        )
+    overdue = pos.overdue_principal
+    oldest = pos.oldest_unpaid_due
+    fell_due = d == pos.period_due
+    if fell_due:
+        unpaid = pos.period_principal - pos.period_paid_principal
+        if unpaid > 0:
+            overdue += unpaid
+            if oldest == 0:
+                oldest = pos.period_due
+    dpd = d - oldest if oldest else 0
+    new = replace(
+        pos,
+        interest_receivable=pos.interest_receivable + interest,
+        penalty_receivable=pos.penalty_receivable + penalty,
+        period_accrued=pos.period_accrued + interest,
+        overdue_principal=overdue,
+        oldest_unpaid_due=oldest,
+        dpd=dpd,
+        class_code=int(policy.classify(dpd)),
+        bucket=policy.bucket(dpd),
+    )
+    return DayResult(new, interest, penalty, fell_due)
+
+
+def roll_period(
+    pos: Position, *, start: int, days: int, due: int, interest: int, principal: int
+) -> Position:
+    """Move a position to its next scheduled period after a due date."""
+    return replace(
+        pos,
+        period_start=start,
+        period_days=days,
+        period_due=due,
+        period_interest=interest,
+        period_accrued=0,
+        period_principal=principal,
+        period_paid_principal=0,
+    )
