@@ -62,25 +62,56 @@ def _round_half_up_div(numerator: I64, denominator: I64 | int) -> I64:
     return result
 
 
-def close_day(batch: Batch, business_ordinal: int, policy: AgingPolicy) -> tuple[I64, I64, I64]:
+@dataclass
+class NextPeriods:
+    """Next-period data aligned with a batch; ``has_next`` is 0 where there is none."""
+
+    has_next: I64
+    start: I64
+    days: I64
+    due: I64
+    interest: I64
+    principal: I64
+
+    @classmethod
+    def none(cls, n: int) -> NextPeriods:
+        z = np.zeros(n, dtype=np.int64)
+        return cls(z, z.copy(), np.ones(n, dtype=np.int64), z.copy(), z.copy(), z.copy())
+
+
+def close_day(
+    batch: Batch, business_ordinal: int, policy: AgingPolicy, nxt: NextPeriods | None = None
+) -> tuple[I64, I64, I64]:
     """Apply end of day in place; returns (interest accrued, penalty accrued, fell_due mask)."""
     c = batch.cols
+    nxt = nxt or NextPeriods.none(len(batch))
     d = np.int64(business_ordinal)
-    elapsed = np.clip(d - c["period_start"] + 1, 0, c["period_days"])
-    target = _round_half_up_div(c["period_interest"] * elapsed, c["period_days"])
-    interest = np.maximum(target - c["period_accrued"], 0)
     penalty = np.where(
         c["overdue_principal"] > 0,
         _round_half_up_div(c["overdue_principal"] * c["penalty_rate_ppm"], PENALTY_DAY_BASIS * PPM),
         0,
     ).astype(np.int64)
     fell_due = c["period_due"] == d
-    unpaid = np.maximum(c["period_principal"] - c["period_paid_principal"], 0)
+    unpaid = c["period_principal"] - c["period_paid_principal"]
     becomes_overdue = fell_due & (unpaid > 0)
     c["overdue_principal"] = c["overdue_principal"] + np.where(becomes_overdue, unpaid, 0)
     c["oldest_unpaid_due"] = np.where(
         becomes_overdue & (c["oldest_unpaid_due"] == 0), c["period_due"], c["oldest_unpaid_due"]
     )
+    roll = fell_due & (nxt.has_next != 0)
+    for col, new in (
+        ("period_start", nxt.start),
+        ("period_days", nxt.days),
+        ("period_due", nxt.due),
+        ("period_interest", nxt.interest),
+        ("period_principal", nxt.principal),
+    ):
+        c[col] = np.where(roll, new, c[col])
+    c["period_accrued"] = np.where(roll, 0, c["period_accrued"])
+    c["period_paid_principal"] = np.where(roll, 0, c["period_paid_principal"])
+    elapsed = np.clip(d - c["period_start"] + 1, 0, c["period_days"])
+    target = _round_half_up_div(c["period_interest"] * elapsed, c["period_days"])
+    interest = np.maximum(target - c["period_accrued"], 0).astype(np.int64)
     dpd = np.where(c["oldest_unpaid_due"] > 0, d - c["oldest_unpaid_due"], 0).astype(np.int64)
     c["dpd"] = dpd
     c["class_code"] = np.select(
@@ -101,4 +132,4 @@ def close_day(batch: Batch, business_ordinal: int, policy: AgingPolicy) -> tuple
     c["interest_receivable"] = c["interest_receivable"] + interest
     c["penalty_receivable"] = c["penalty_receivable"] + penalty
     c["period_accrued"] = c["period_accrued"] + interest
-    return interest.astype(np.int64), penalty, fell_due.astype(np.int64)
+    return interest, penalty, fell_due.astype(np.int64)

@@ -194,4 +194,109 @@ platform_state = sa.Table(
     sa.Column("value", sa.String(400), nullable=False),
 )
 
+
+
+# --- Loan servicing (R-10.2e,f) --------------------------------------------------------------
+# Money is stored in integer minor units (分) so that the end-of-day batch reads and writes it
+# without conversion; repositories convert to and from Decimal at the domain boundary.
+
+Minor = sa.BigInteger
+
+loans = sa.Table(
+    "loans",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("product_code", sa.String(40), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("principal_minor", Minor, nullable=False),
+    sa.Column("annual_rate", sa.String(24), nullable=False),  # exact decimal text
+    sa.Column("terms", sa.Text, nullable=False),  # the LoanTerms as JSON
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("disbursed_on", sa.Date, nullable=True),
+    sa.Column("maturity_date", sa.Date, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+loan_installments = sa.Table(
+    "loan_installments",
+    metadata,
+    sa.Column("loan_id", sa.BigInteger, sa.ForeignKey("loans.id"), primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("from_date", sa.Date, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("principal_minor", Minor, nullable=False),
+    sa.Column("interest_minor", Minor, nullable=False),
+    sa.Column("fee_minor", Minor, nullable=False),
+)
+
+loan_positions = sa.Table(
+    "loan_positions",
+    metadata,
+    sa.Column("loan_id", sa.BigInteger, sa.ForeignKey("loans.id"), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),  # last business date closed for this loan
+    sa.Column("period_n", sa.Integer, nullable=False),
+    sa.Column("principal_outstanding", Minor, nullable=False),
+    sa.Column("overdue_principal", Minor, nullable=False),
+    sa.Column("interest_receivable", Minor, nullable=False),
+    sa.Column("penalty_receivable", Minor, nullable=False),
+    sa.Column("period_start", sa.Integer, nullable=False),  # date ordinals
+    sa.Column("period_days", sa.Integer, nullable=False),
+    sa.Column("period_due", sa.Integer, nullable=False),
+    sa.Column("period_interest", Minor, nullable=False),
+    sa.Column("period_accrued", Minor, nullable=False),
+    sa.Column("period_principal", Minor, nullable=False),
+    sa.Column("period_paid_principal", Minor, nullable=False),
+    sa.Column("oldest_unpaid_due", sa.Integer, nullable=False),
+    sa.Column("penalty_rate_ppm", sa.Integer, nullable=False),
+    sa.Column("dpd", sa.Integer, nullable=False),
+    sa.Column("class_code", sa.SmallInteger, nullable=False),
+    sa.Column("bucket", sa.SmallInteger, nullable=False),
+)
+
+loan_transactions = sa.Table(
+    "loan_transactions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("loan_id", sa.BigInteger, sa.ForeignKey("loans.id"), nullable=False, index=True),
+    sa.Column("type", sa.String(24), nullable=False),
+    sa.Column("value_date", sa.Date, nullable=False),
+    sa.Column("amount_minor", Minor, nullable=False),
+    sa.Column("principal_minor", Minor, nullable=False, server_default="0"),
+    sa.Column("interest_minor", Minor, nullable=False, server_default="0"),
+    sa.Column("penalty_minor", Minor, nullable=False, server_default="0"),
+    sa.Column("fee_minor", Minor, nullable=False, server_default="0"),
+    sa.Column("reversed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reversal_of", sa.BigInteger, nullable=True),
+    sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+journal_postings = sa.Table(
+    "journal_postings",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("entry_ref", sa.String(48), nullable=False, index=True),
+    sa.Column("loan_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("value_date", sa.Date, nullable=False),
+    sa.Column("debit_account", sa.String(12), nullable=False),
+    sa.Column("credit_account", sa.String(12), nullable=False),
+    sa.Column("amount_minor", Minor, nullable=False),
+    sa.CheckConstraint("amount_minor > 0", name="positive_amount"),
+    sa.CheckConstraint("debit_account <> credit_account", name="two_accounts"),
+)
+
+eod_runs = sa.Table(
+    "eod_runs",
+    metadata,
+    sa.Column("business_date", sa.Date, primary_key=True),
+    sa.Column("partition_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("loans", sa.Integer, nullable=False),
+    sa.Column("interest_minor", Minor, nullable=False),
+    sa.Column("penalty_minor", Minor, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=False),
+)
+
 BUSINESS_TABLES = [t.name for t in metadata.sorted_tables]

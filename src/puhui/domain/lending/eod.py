@@ -106,19 +106,35 @@ class Position:
 
 
 @dataclass(frozen=True)
+class NextPeriod:
+    """The scheduled period that follows the current one (from the installment table)."""
+
+    start: int  # ordinal of its first accrual day (= the previous due date)
+    days: int
+    due: int
+    interest: int
+    principal: int
+
+
+@dataclass(frozen=True)
 class DayResult:
     position: Position
     interest_accrued: int
     penalty_accrued: int
-    fell_due: bool  # the current period ended today (the caller rolls to the next period)
+    fell_due: bool  # an installment fell due today
 
 
-def close_day(pos: Position, business_date: date, policy: AgingPolicy) -> DayResult:
-    """Apply end of day ``business_date`` to ``pos``; pure and exact."""
+def close_day(
+    pos: Position, business_date: date, policy: AgingPolicy, next_period: NextPeriod | None = None
+) -> DayResult:
+    """Close ``business_date`` for ``pos``; pure and exact.
+
+    Order: (1) penalty on what was already overdue; (2) if an installment falls due today, its
+    unpaid principal becomes overdue and the position rolls to ``next_period``; (3) the day's
+    interest accrues in the (possibly new) period; (4) days past due, bucket, class.
+    A period's accrual days are ``[start, due)``: the due date is the first day of the next one.
+    """
     d = business_date.toordinal()
-    elapsed = min(max(d - pos.period_start + 1, 0), pos.period_days)
-    target = round_half_up_div(pos.period_interest * elapsed, pos.period_days)
-    interest = max(target - pos.period_accrued, 0)
     penalty = 0
     if pos.overdue_principal > 0:
         penalty = round_half_up_div(
@@ -133,6 +149,11 @@ def close_day(pos: Position, business_date: date, policy: AgingPolicy) -> DayRes
             overdue += unpaid
             if oldest == 0:
                 oldest = pos.period_due
+        if next_period is not None:
+            pos = roll_period(pos, next_period)
+    elapsed = min(max(d - pos.period_start + 1, 0), pos.period_days)
+    target = round_half_up_div(pos.period_interest * elapsed, pos.period_days)
+    interest = max(target - pos.period_accrued, 0)
     dpd = d - oldest if oldest else 0
     new = replace(
         pos,
@@ -148,17 +169,15 @@ def close_day(pos: Position, business_date: date, policy: AgingPolicy) -> DayRes
     return DayResult(new, interest, penalty, fell_due)
 
 
-def roll_period(
-    pos: Position, *, start: int, days: int, due: int, interest: int, principal: int
-) -> Position:
+def roll_period(pos: Position, nxt: NextPeriod) -> Position:
     """Move a position to its next scheduled period after a due date."""
     return replace(
         pos,
-        period_start=start,
-        period_days=days,
-        period_due=due,
-        period_interest=interest,
+        period_start=nxt.start,
+        period_days=nxt.days,
+        period_due=nxt.due,
+        period_interest=nxt.interest,
         period_accrued=0,
-        period_principal=principal,
+        period_principal=nxt.principal,
         period_paid_principal=0,
     )
