@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from puhui.adapters.crypto.fieldcrypt import FieldAlgorithm, FieldCipher, Keyring  # noqa: E402
-from puhui.adapters.security.passwords import Argon2PasswordHasher  # noqa: E402
-from puhui.domain.audit import AuditEntry, HashAlgorithm, next_record, verify_chain  # noqa: E402
+from puhui.adapters.crypto.fieldcrypt import FieldAlgorithm, FieldCipher, Keyring
+from puhui.adapters.security.passwords import Argon2PasswordHasher
+from puhui.domain.audit import AuditEntry, HashAlgorithm, next_record, verify_chain
 
 
 def rate(fn: Callable[[], object], n: int) -> float:
@@ -35,9 +35,15 @@ def best_of(k: int, fn: Callable[[], float]) -> float:
 
 def bench_audit_chain(n: int = 50_000) -> list[tuple[str, str]]:
     rows = []
-    entry = AuditEntry(actor="staff:officer", action="customers.read", target="customer:1",
-                       result="ok", request_id="r1", details={"fields": ["phone"]},
-                       occurred_at=datetime(2026, 11, 23, tzinfo=UTC))
+    entry = AuditEntry(
+        actor="staff:officer",
+        action="customers.read",
+        target="customer:1",
+        result="ok",
+        request_id="r1",
+        details={"fields": ["phone"]},
+        occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
+    )
     results = {}
     for algorithm in (HashAlgorithm.SHA256, HashAlgorithm.SM3):
         records = []
@@ -53,7 +59,9 @@ def bench_audit_chain(n: int = 50_000) -> list[tuple[str, str]]:
         assert verdict.ok
         results[algorithm] = (seal_rate, verify_rate)
         rows.append((f"audit seal ({algorithm.value}), in memory", f"{seal_rate:,.0f} records/s"))
-        rows.append((f"audit verify ({algorithm.value}), in memory", f"{verify_rate:,.0f} records/s"))
+        rows.append(
+            (f"audit verify ({algorithm.value}), in memory", f"{verify_rate:,.0f} records/s")
+        )
     ratio = results[HashAlgorithm.SM3][1] / results[HashAlgorithm.SHA256][1]
     rows.append(("audit verify SM3 / SHA-256", f"{ratio:.2f}x"))
     return rows
@@ -70,8 +78,9 @@ def bench_audit_service(n: int = 2_000) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
-        platform = build_platform(Settings(environment="test", database_url=url,
-                                           sms_log_path=f"{tmp}/sms.log"))
+        platform = build_platform(
+            Settings(environment="test", database_url=url, sms_log_path=f"{tmp}/sms.log")
+        )
         start = time.perf_counter()
         for i in range(n):
             with platform.ctx.uow() as uow:
@@ -83,8 +92,10 @@ def bench_audit_service(n: int = 2_000) -> list[tuple[str, str]]:
         verify = verdict.checked / (time.perf_counter() - start)
         assert verdict.ok and verdict.checked == n
         platform.engine.dispose()
-    return [("audit append via service, SQLite (commit each)", f"{append:,.0f} records/s"),
-            ("audit verify via service, SQLite", f"{verify:,.0f} records/s")]
+    return [
+        ("audit append via service, SQLite (commit each)", f"{append:,.0f} records/s"),
+        ("audit verify via service, SQLite", f"{verify:,.0f} records/s"),
+    ]
 
 
 def bench_field_crypto(n: int = 20_000) -> list[tuple[str, str]]:
@@ -139,14 +150,21 @@ def bench_api(n: int = 1_000) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/api.db"
         upgrade(url)
-        platform = build_platform(Settings(environment="test", database_url=url,
-                                           sms_log_path=f"{tmp}/sms.log", log_level="ERROR"))
+        platform = build_platform(
+            Settings(
+                environment="test",
+                database_url=url,
+                sms_log_path=f"{tmp}/sms.log",
+                log_level="ERROR",
+            )
+        )
         load_demo(platform.ctx, environment="test")
         logging.getLogger("puhui").setLevel(logging.ERROR)
         client = TestClient(create_app(platform))
         logging.getLogger("puhui").setLevel(logging.ERROR)
-        token = client.post("/api/v1/auth/login",
-                            json={"username": "officer", "password": DEMO_PASSWORD}).json()["token"]
+        token = client.post(
+            "/api/v1/auth/login", json={"username": "officer", "password": DEMO_PASSWORD}
+        ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
 
         def lat(path: str, **kw: object) -> list[float]:
@@ -167,17 +185,24 @@ def bench_api(n: int = 1_000) -> list[tuple[str, str]]:
         return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
 
     return [
-        ("GET /healthz p50 / p99 (baseline)", f"{pct(base, .5):.2f} / {pct(base, .99):.2f} ms"),
-        ("GET /api/v1/customers/{id} p50 / p99 (session, decrypt 3 fields, access log, commit)",
-         f"{pct(read, .5):.2f} / {pct(read, .99):.2f} ms"),
-        ("customer read / healthz (p50)", f"{pct(read, .5) / pct(base, .5):.1f}x"),
+        ("GET /healthz p50 / p99 (baseline)", f"{pct(base, 0.5):.2f} / {pct(base, 0.99):.2f} ms"),
+        (
+            "GET /api/v1/customers/{id} p50 / p99 (session, decrypt 3 fields, access log, commit)",
+            f"{pct(read, 0.5):.2f} / {pct(read, 0.99):.2f} ms",
+        ),
+        ("customer read / healthz (p50)", f"{pct(read, 0.5) / pct(base, 0.5):.1f}x"),
     ]
 
 
 def main() -> None:
     rows: list[tuple[str, str]] = []
-    for bench in (bench_audit_chain, bench_audit_service, bench_field_crypto, bench_passwords,
-                  bench_api):
+    for bench in (
+        bench_audit_chain,
+        bench_audit_service,
+        bench_field_crypto,
+        bench_passwords,
+        bench_api,
+    ):
         rows.extend(bench())
     width = max(len(k) for k, _ in rows)
     print(f"{'measure':<{width}}  result")
