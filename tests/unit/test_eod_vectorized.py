@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import astuple
 from datetime import date
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import numpy as np
 
 from puhui.adapters.batch.vectorized import COLUMNS, Batch, NextPeriods, close_day
 from puhui.domain.lending import eod
