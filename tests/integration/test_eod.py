@@ -52,7 +52,7 @@ def test_eod_accrues_posts_and_is_idempotent(platform: Platform) -> None:
                 ).group_by(t.journal_postings.c.debit_account)
             ).all()
         )
-    assert gl == {"1132": delta_interest, "1133": delta_penalty}
+    assert gl == {"113201": delta_interest, "113202": delta_penalty}
     again = run_eod(platform.engine, D, partition_size=200)
     assert again.partitions_run == 0 and again.partitions_skipped == 3
     assert snapshot(platform) == (after, postings, amount)

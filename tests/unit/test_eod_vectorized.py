@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from puhui.adapters.batch.vectorized import COLUMNS, Batch, NextPeriods, close_day
 from puhui.domain.lending import eod
-from puhui.domain.lending.eod import AgingPolicy, ClassCode, NextPeriod, Position
+from puhui.domain.lending.delinquency import BucketPolicy, ClassificationPolicy, LoanClass
+from puhui.domain.lending.eod import AgingPolicy, NextPeriod, Position
 
 BASE = date(2026, 1, 1).toordinal()
 
@@ -22,7 +23,7 @@ def positions(draw: st.DrawFn, loan_id: int) -> Position:
     start = BASE + draw(st.integers(-400, 30))
     principal = draw(st.integers(0, 10**10))
     period_principal = draw(st.integers(0, max(principal, 0)))
-    oldest = draw(st.one_of(st.just(0), st.integers(BASE - 800, BASE + 20)))
+    oldest = draw(st.one_of(st.just(0), st.integers(BASE - 800, BASE - 6)))
     interest = draw(st.integers(0, 10**8))
     return Position(
         loan_id=loan_id,
@@ -52,7 +53,7 @@ def positions(draw: st.DrawFn, loan_id: int) -> Position:
 def test_vectorized_equals_scalar(
     data: st.DataObject, n: int, offset: int, thresholds: tuple[int, int, int]
 ) -> None:
-    policy = AgingPolicy(*thresholds)
+    policy = AgingPolicy(ClassificationPolicy(0, *thresholds), BucketPolicy())
     loans = [data.draw(positions(i + 1)) for i in range(n)]
     day = date.fromordinal(BASE + offset)
     nexts: list[NextPeriod | None] = []
@@ -126,9 +127,10 @@ def test_penalty_and_aging_by_hand() -> None:
     result = eod.close_day(pos, date.fromordinal(due + 91), policy)
     assert result.penalty_accrued == 500
     assert result.position.dpd == 91
-    assert result.position.class_code == ClassCode.SUBSTANDARD
+    assert result.position.class_code == LoanClass.SUBSTANDARD.rank
     assert result.position.bucket == 4
-    assert policy.classify(90) == ClassCode.SPECIAL_MENTION
-    assert policy.classify(271) == ClassCode.DOUBTFUL and policy.classify(361) == ClassCode.LOSS
+    assert policy.classify(90) == LoanClass.SPECIAL_MENTION.rank
+    assert policy.classify(271) == LoanClass.DOUBTFUL.rank
+    assert policy.classify(361) == LoanClass.LOSS.rank
     assert policy.bucket(0) == 0 and policy.bucket(1) == 1 and policy.bucket(30) == 1
     assert policy.bucket(31) == 2 and policy.bucket(500) == 6

@@ -27,11 +27,12 @@ from puhui.adapters.batch.vectorized import COLUMNS, Batch, NextPeriods, close_d
 from puhui.adapters.db import tables as t
 from puhui.domain.errors import Conflict
 from puhui.domain.lending.eod import AgingPolicy
+from puhui.domain.lending.ledger import Account
 
 OPEN_STATUSES = ("active", "overdue")
 # (debit, credit) account codes of the accrual transfers
-INTEREST_ACCRUAL = ("1132", "6011")  # 应收利息 / 利息收入
-PENALTY_ACCRUAL = ("1133", "6012")  # 应收罚息 / 罚息收入
+INTEREST_ACCRUAL = (Account.INTEREST_RECEIVABLE.code, Account.INTEREST_INCOME.code)
+PENALTY_ACCRUAL = (Account.PENALTY_RECEIVABLE.code, Account.PENALTY_INCOME.code)
 UPDATED = (
     "overdue_principal",
     "interest_receivable",

@@ -114,21 +114,11 @@ def close_day(
     interest = np.maximum(target - c["period_accrued"], 0).astype(np.int64)
     dpd = np.where(c["oldest_unpaid_due"] > 0, d - c["oldest_unpaid_due"], 0).astype(np.int64)
     c["dpd"] = dpd
-    c["class_code"] = np.select(
-        [
-            dpd > policy.loss_after,
-            dpd > policy.doubtful_after,
-            dpd > policy.substandard_after,
-            dpd > 0,
-        ],
-        [5, 4, 3, 2],
-        default=1,
-    ).astype(np.int64)
-    c["bucket"] = np.where(
-        dpd <= 0,
-        0,
-        np.minimum(policy.last_bucket, (dpd + policy.bucket_days - 1) // policy.bucket_days),
-    ).astype(np.int64)
+    # rank = 1 + number of thresholds strictly below dpd; bucket = number of bounds below dpd
+    thresholds = np.asarray(policy.classification.thresholds, dtype=np.int64)
+    bounds = np.asarray(policy.buckets.bounds, dtype=np.int64)
+    c["class_code"] = 1 + np.searchsorted(thresholds, dpd, side="left").astype(np.int64)
+    c["bucket"] = np.searchsorted(bounds, dpd, side="left").astype(np.int64)
     c["interest_receivable"] = c["interest_receivable"] + interest
     c["penalty_receivable"] = c["penalty_receivable"] + penalty
     c["period_accrued"] = c["period_accrued"] + interest

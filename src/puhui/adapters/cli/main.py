@@ -279,37 +279,39 @@ def keys_rotate() -> None:
 @app.command("eod")
 @handles_errors
 def eod(
-    business_date: Annotated[str, typer.Option("--date", help="Business date to close, "
-                                               "YYYY-MM-DD.")],
-    partition_size: Annotated[int, typer.Option(help="Loans per partition (one transaction "
-                                                "each).")] = 100_000,
+    business_date: Annotated[
+        str, typer.Option("--date", help="Business date to close, YYYY-MM-DD.")
+    ],
+    partition_size: Annotated[
+        int, typer.Option(help="Loans per partition (one transaction each).")
+    ] = 100_000,
 ) -> None:
     """End of day: accrue interest and penalty, age, classify and post, for every open loan.
     Idempotent and resumable: re-running a date only finishes what is missing."""
     from puhui.adapters.batch.eod import partitions, run_eod
-    from puhui.domain.lending.eod import CLASS_LABELS, ClassCode
+    from puhui.domain.lending.eod import class_of_rank
 
     try:
         day = date.fromisoformat(business_date)
     except ValueError:
-        raise ValidationError(f"not a date (YYYY-MM-DD): {business_date!r}",
-                              code="eod.invalid_date") from None
+        raise ValidationError(
+            f"not a date (YYYY-MM-DD): {business_date!r}", code="eod.invalid_date"
+        ) from None
     if partition_size < 1:
         raise ValidationError("partition size must be positive", code="eod.invalid_partition")
     platform = _platform()
     with platform.engine.connect() as conn:
         total = len(partitions(conn, partition_size))
     with typer.progressbar(length=max(total, 1), label=f"EOD {day}", file=sys.stderr) as bar:
-        summary = run_eod(platform.engine, day, partition_size=partition_size,
-                          progress=bar.update)
+        summary = run_eod(platform.engine, day, partition_size=partition_size, progress=bar.update)
     typer.echo(
         f"EOD {day}: {summary.loans} loans in {summary.partitions_run} partitions "
         f"({summary.partitions_skipped} already done) in {summary.seconds:.1f}s; "
         f"interest {summary.interest_minor / 100:,.2f}, penalty {summary.penalty_minor / 100:,.2f}"
     )
-    for code, count in sorted(summary.by_class.items()):
-        typer.echo(f"  {CLASS_LABELS[ClassCode(code)][0]} {CLASS_LABELS[ClassCode(code)][1]}: "
-                   f"{count}")
+    for rank, count in sorted(summary.by_class.items()):
+        loan_class = class_of_rank(rank)
+        typer.echo(f"  {loan_class.label_zh} {loan_class.label_en}: {count}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,30 +37,47 @@ class LedgerReadModel:
     def trial_balance(self, through: date | None = None) -> list[AccountTotals]:
         jp = t.journal_postings
         where = [] if through is None else [jp.c.value_date <= through]
-        debits = dict(self.conn.execute(
-            sa.select(jp.c.debit_account, sa.func.sum(jp.c.amount_minor)).where(*where)
-            .group_by(jp.c.debit_account)).all())
-        credits = dict(self.conn.execute(
-            sa.select(jp.c.credit_account, sa.func.sum(jp.c.amount_minor)).where(*where)
-            .group_by(jp.c.credit_account)).all())
-        return [AccountTotals(a, int(debits.get(a, 0)), int(credits.get(a, 0)))
-                for a in sorted(set(debits) | set(credits))]
+        debits = dict(
+            self.conn.execute(
+                sa.select(jp.c.debit_account, sa.func.sum(jp.c.amount_minor))
+                .where(*where)
+                .group_by(jp.c.debit_account)
+            ).all()
+        )
+        credits = dict(
+            self.conn.execute(
+                sa.select(jp.c.credit_account, sa.func.sum(jp.c.amount_minor))
+                .where(*where)
+                .group_by(jp.c.credit_account)
+            ).all()
+        )
+        return [
+            AccountTotals(a, int(debits.get(a, 0)), int(credits.get(a, 0)))
+            for a in sorted(set(debits) | set(credits))
+        ]
 
     def subledger_totals(self) -> dict[str, int]:
         p = t.loan_positions
-        row = self.conn.execute(sa.select(
-            sa.func.coalesce(sa.func.sum(p.c.principal_outstanding), 0),
-            sa.func.coalesce(sa.func.sum(p.c.interest_receivable), 0),
-            sa.func.coalesce(sa.func.sum(p.c.penalty_receivable), 0),
-        ).where(p.c.status.in_(("active", "overdue")))).one()
+        row = self.conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(p.c.principal_outstanding), 0),
+                sa.func.coalesce(sa.func.sum(p.c.interest_receivable), 0),
+                sa.func.coalesce(sa.func.sum(p.c.penalty_receivable), 0),
+            ).where(p.c.status.in_(("active", "overdue")))
+        ).one()
         return {"principal": int(row[0]), "interest": int(row[1]), "penalty": int(row[2])}
 
     def portfolio_by_class(self) -> list[ClassRow]:
         p = t.loan_positions
         rows = self.conn.execute(
-            sa.select(p.c.class_code, sa.func.count(), sa.func.sum(p.c.principal_outstanding),
-                      sa.func.sum(p.c.overdue_principal))
+            sa.select(
+                p.c.class_code,
+                sa.func.count(),
+                sa.func.sum(p.c.principal_outstanding),
+                sa.func.sum(p.c.overdue_principal),
+            )
             .where(p.c.status.in_(("active", "overdue")))
-            .group_by(p.c.class_code).order_by(p.c.class_code)
+            .group_by(p.c.class_code)
+            .order_by(p.c.class_code)
         ).all()
         return [ClassRow(int(c), int(n), int(pr or 0), int(o or 0)) for c, n, pr, o in rows]

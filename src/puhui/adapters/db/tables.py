@@ -195,7 +195,6 @@ platform_state = sa.Table(
 )
 
 
-
 # --- Loan servicing (R-10.2e,f) --------------------------------------------------------------
 # Money is stored in integer minor units (分) so that the end-of-day batch reads and writes it
 # without conversion; repositories convert to and from Decimal at the domain boundary.

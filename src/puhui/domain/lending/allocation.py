@@ -112,11 +112,9 @@ class ServicingPolicy:
         if not isinstance(self.closing_tolerance, Decimal) or self.closing_tolerance < 0:
             raise bad("closing_tolerance is a Decimal >= 0", "closing_tolerance")
 
-    def penalty_daily_rate(self, annual_rate: Decimal) -> Decimal:
-        """罚息 per day per unit of overdue principal (unrounded)."""
-        return EXACT.divide(
-            EXACT.multiply(annual_rate, 1 + self.penalty_uplift), Decimal(self.penalty_day_basis)
-        )
+    def penalty_rate(self, annual_rate: Decimal) -> Decimal:
+        """The annual 罚息 rate: contract rate x (1 + uplift)."""
+        return EXACT.multiply(annual_rate, 1 + self.penalty_uplift)
 
 
 def accrued_interest(
@@ -200,23 +198,32 @@ class Row:
     charged: Decimal = _NIL  # fees charged ad hoc (recognised when charged)
     paid: Allocation = ZERO
     rec: Allocation = ZERO  # income recognised in the GL (interest, penalty, fee)
-    penalty_exact: Decimal = _NIL  # unrounded; rounded once when read
+    penalty_rate: Decimal = _NIL  # annual 罚息 rate
+    day_basis: int = 360
+    overdue_days: Decimal = _NIL  # sum of overdue amount x days: exact
+    penalty_forgiven: Decimal = _NIL
 
     @classmethod
-    def from_schedule(cls, schedule: Schedule, first_n: int = 1) -> list[Row]:
-        cur = schedule.terms.currency
+    def from_schedule(
+        cls, schedule: Schedule, penalty_rate: Decimal, day_basis: int, first_n: int = 1
+    ) -> list[Row]:
+        cur, rate = schedule.terms.currency, penalty_rate
         rows = [
-            cls(first_n + i, p.from_date, p.due_date, p.principal, p.interest, p.fees, cur)
-            for i, p in enumerate(schedule.periods)
+            cls(n, p.from_date, p.due_date, p.principal, p.interest, p.fees, cur)
+            for n, p in enumerate(schedule.periods, start=first_n)
         ]
         if schedule.upfront_fees > 0:
             day = schedule.terms.disbursement_date
             rows.insert(0, cls(0, day, day, _NIL, _NIL, schedule.upfront_fees, cur))
+        for row in rows:
+            row.penalty_rate, row.day_basis = rate, day_basis
         return rows
 
     @property
     def penalty(self) -> Decimal:
-        return quantize(self.penalty_exact, self.currency)
+        """Penalty to date, rounded once: overdue amount-days x rate / day basis."""
+        exact = EXACT.divide(EXACT.multiply(self.overdue_days, self.penalty_rate), self.day_basis)
+        return quantize(exact, self.currency) - self.penalty_forgiven
 
     @property
     def contract(self) -> Allocation:
@@ -303,7 +310,8 @@ class Row:
             self.paid.interest,
             self.paid.fee,
         )
-        self.penalty_exact, self.charged = self.paid.penalty, min(self.charged, self.paid.fee)
+        self.penalty_forgiven += self.penalty - self.paid.penalty
+        self.charged = min(self.charged, self.paid.fee)
         self.rec = Allocation(interest=self.paid.interest, penalty=self.paid.penalty, fee=self.fee)
         return gone
 
@@ -326,18 +334,15 @@ class Row:
 # -- what a set of installments owes ------------------------------------------------------------
 
 
-def accrue_penalty(
-    rows: Sequence[Row], first: date, last: date, daily_rate: Decimal, compound: bool
-) -> None:
-    """Add the exact penalty of days ``first..last`` (balances constant over them)."""
+def accrue_penalty(rows: Sequence[Row], first: date, last: date, compound: bool) -> None:
+    """Count the overdue amount-days of days ``first..last`` (balances constant over them)."""
     for row in rows:
         days = penalty_days(row.due_date, first, last)
         base = row.principal - row.paid.principal
         if compound:
             base += row.interest - row.paid.interest
         if days and base > 0:
-            add = EXACT.multiply(EXACT.multiply(base, daily_rate), days)
-            row.penalty_exact = EXACT.add(row.penalty_exact, add)
+            row.overdue_days = EXACT.add(row.overdue_days, EXACT.multiply(base, days))
 
 
 def days_past_due(rows: Sequence[Row], day: date) -> int:
@@ -424,4 +429,5 @@ def reschedule(
                 else:
                     low = mid + 1
             count = low
-    return Row.from_schedule(build(count), first_n=current.n + 1)
+    rows = build(count)
+    return Row.from_schedule(rows, current.penalty_rate, current.day_basis, current.n + 1)

@@ -12,6 +12,7 @@ integer arrays (``bounds`` are ready for a sorted search) and is property-tested
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,11 +50,16 @@ _BUCKETS = tuple(DelinquencyBucket)
 
 
 def _days(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """A whole number of days >= 0; integer types such as numpy's are accepted (``__index__``)."""
+    try:
+        days = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        days = -1
+    if isinstance(value, bool) or days < 0:
         raise ValidationError(
             f"{what} must be a whole number >= 0", code="delinquency.invalid_days"
         )
-    return value
+    return days
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-from enum import IntEnum
+
+from puhui.domain.lending.delinquency import (
+    DEFAULT_BUCKETS,
+    DEFAULT_CLASSIFICATION,
+    BucketPolicy,
+    ClassificationPolicy,
+    LoanClass,
+    bucket_index,
+    classify,
+)
 
 PPM = 1_000_000
 PENALTY_DAY_BASIS = 360
@@ -35,51 +44,24 @@ def round_half_up_div(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-class ClassCode(IntEnum):
-    """Five-category classification (五级分类) as small integers for batch storage."""
-
-    NORMAL = 1  # 正常
-    SPECIAL_MENTION = 2  # 关注
-    SUBSTANDARD = 3  # 次级
-    DOUBTFUL = 4  # 可疑
-    LOSS = 5  # 损失
-
-
-CLASS_LABELS = {
-    ClassCode.NORMAL: ("正常", "Normal"),
-    ClassCode.SPECIAL_MENTION: ("关注", "Special mention"),
-    ClassCode.SUBSTANDARD: ("次级", "Substandard"),
-    ClassCode.DOUBTFUL: ("可疑", "Doubtful"),
-    ClassCode.LOSS: ("损失", "Loss"),
-}
-
-
 @dataclass(frozen=True)
 class AgingPolicy:
-    """Thresholds are configuration (REFERENCE §7 [V]: >90 次级, >270 可疑, >360 损失)."""
+    """Buckets and five-category classification, from ``delinquency`` (one definition)."""
 
-    substandard_after: int = 90
-    doubtful_after: int = 270
-    loss_after: int = 360
-    bucket_days: int = 30  # M1 = 1-30, M2 = 31-60, ...
-    last_bucket: int = 6  # M6+ holds everything beyond
+    classification: ClassificationPolicy = DEFAULT_CLASSIFICATION
+    buckets: BucketPolicy = DEFAULT_BUCKETS
 
-    def classify(self, dpd: int) -> ClassCode:
-        if dpd > self.loss_after:
-            return ClassCode.LOSS
-        if dpd > self.doubtful_after:
-            return ClassCode.DOUBTFUL
-        if dpd > self.substandard_after:
-            return ClassCode.SUBSTANDARD
-        if dpd > 0:
-            return ClassCode.SPECIAL_MENTION
-        return ClassCode.NORMAL
+    def classify(self, dpd: int) -> int:
+        """The class rank: 1 正常, 2 关注, 3 次级, 4 可疑, 5 损失."""
+        return classify(dpd, self.classification).rank
 
     def bucket(self, dpd: int) -> int:
-        """0 for current (M0), then M1..M6+ (capped at ``last_bucket``)."""
-        if dpd <= 0:
-            return 0
-        return min(self.last_bucket, (dpd + self.bucket_days - 1) // self.bucket_days)
+        """0 for M0 (current) ... 6 for M6+."""
+        return bucket_index(dpd, self.buckets)
+
+
+def class_of_rank(rank: int) -> LoanClass:
+    return tuple(LoanClass)[rank - 1]
 
 
 @dataclass(frozen=True)
@@ -101,7 +83,7 @@ class Position:
     oldest_unpaid_due: int  # ordinal, 0 when nothing overdue
     penalty_rate_ppm: int
     dpd: int = 0
-    class_code: int = ClassCode.NORMAL
+    class_code: int = 1  # LoanClass rank
     bucket: int = 0
 
 
@@ -163,7 +145,7 @@ def close_day(
         overdue_principal=overdue,
         oldest_unpaid_due=oldest,
         dpd=dpd,
-        class_code=int(policy.classify(dpd)),
+        class_code=policy.classify(dpd),
         bucket=policy.bucket(dpd),
     )
     return DayResult(new, interest, penalty, fell_due)

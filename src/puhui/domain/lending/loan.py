@@ -70,10 +70,10 @@ class _Replay:
 
     def __init__(self, loan: Loan) -> None:
         self.loan, self.terms, self.policy = loan, loan.terms, loan.policy
-        self.rows: list[Row] = Row.from_schedule(loan.schedule)
+        rate = loan.policy.penalty_rate(loan.terms.annual_rate)
+        self.rows = Row.from_schedule(loan.schedule, rate, loan.policy.penalty_day_basis)
         self.status = S.APPROVED
         self.closed_through: date | None = None  # penalty counted through the end of this day
-        self.daily_penalty = loan.policy.penalty_daily_rate(loan.terms.annual_rate)
         self.written_off = self.recovered = self.charged_off = ZERO
 
     def close_through(self, day: date) -> None:
@@ -83,7 +83,7 @@ class _Replay:
         if self.status in _ACCRUING:
             compound = self.policy.compound_overdue_interest
             first = self.closed_through + DAY
-            owed.accrue_penalty(self.rows, first, day, self.daily_penalty, compound)
+            owed.accrue_penalty(self.rows, first, day, compound)
         self.closed_through = day
 
     def age(self, day: date) -> None:
@@ -94,9 +94,9 @@ class _Replay:
             self.status = transition(self.status, E.CURE)
 
     def apply(self, txn: LoanTransaction) -> LoanTransaction:
-        if self.closed_through is not None:
-            self.close_through(txn.value_date - DAY * (not txn.is_accrual))
-        done = getattr(self, f"_{txn.type.value}")(txn)
+        if self.closed_through is not None:  # a day's money moves before its end-of-day accrual
+            self.close_through(txn.value_date if txn.is_accrual else txn.value_date - DAY)
+        done = getattr(self, f"_{txn.type.value}")(txn)  # one handler per TransactionType
         assert isinstance(done, LoanTransaction)
         if self.status in _ACCRUING:
             self.age(txn.value_date)
@@ -112,8 +112,9 @@ class _Replay:
         self.status = transition(self.status, E.DISBURSE)
         self.closed_through = txn.value_date - DAY
         upfront = self.loan.schedule.upfront_fees
-        for row in self.rows[:1]:
-            row.rec = Allocation(fee=row.fee if row.n == 0 else NIL)
+        for row in self.rows:
+            if row.n == 0:  # upfront fees: due, and recognised, at disbursement
+                row.rec = Allocation(fee=row.fee)
         part = Allocation(principal=self.terms.principal, fee=upfront)
         return replace(txn, amount=self.terms.principal, allocation=part)
 
@@ -137,12 +138,17 @@ class _Replay:
         self.status = transition(self.status, E.REPAY_IN_FULL)
         return waived
 
-    def _repayment(self, txn: LoanTransaction) -> LoanTransaction:
-        self._repayable()
-        dues = owed.arrears(self.rows, txn.value_date)
-        ahead = next((r for r in self.rows if r.due_date > txn.value_date), None)
+    def dues(self, on: date) -> list[tuple[int, Allocation]]:
+        """What a repayment on ``on`` may pay: arrears, and the next installment if allowed."""
+        dues = owed.arrears(self.rows, on)
+        ahead = next((r for r in self.rows if r.due_date > on), None)
         if self.policy.repay_ahead and ahead is not None and ahead.owes:
             dues.append((ahead.n, ahead.unpaid()))
+        return dues
+
+    def _repayment(self, txn: LoanTransaction) -> LoanTransaction:
+        self._repayable()
+        dues = self.dues(txn.value_date)
         due = sum((a.total for _, a in dues), NIL)
         if txn.amount > due:
             raise _invalid(
@@ -153,9 +159,7 @@ class _Replay:
         policy = self.policy
         parts, _ = allocate(txn.amount, dues, policy.allocation_order, policy.allocation_strategy)
         paid, recognised = self._pay(parts)
-        return replace(
-            txn, allocation=paid, recognised=recognised, waived=self._close_if_settled()
-        )
+        return replace(txn, allocation=paid, recognised=recognised, waived=self._close_if_settled())
 
     def _prepayment(self, txn: LoanTransaction) -> LoanTransaction:
         self._repayable()
@@ -168,7 +172,9 @@ class _Replay:
         principal = sum((r.principal - r.paid.principal for r in self.rows[at:]), NIL)
         payoff = first_dues + principal
         if amount > payoff:
-            raise _invalid("the prepayment is more than the payoff", "overpayment", payoff=payoff)
+            raise _invalid(
+                "the prepayment is more than the payoff", "overpayment", payoff=str(payoff)
+            )
         if txn.mode is None and amount != payoff:
             raise _conflict("the full prepayment no longer pays the loan off", "prepayment_short")
         if amount < payoff and amount <= first_dues:
@@ -189,9 +195,7 @@ class _Replay:
                 assert txn.mode is not None
                 schedule, mode = self.loan.schedule, txn.mode
                 self.rows += reschedule(schedule, current, next_due, later, left, on, mode)
-        return replace(
-            txn, allocation=paid, recognised=recognised, waived=self._close_if_settled()
-        )
+        return replace(txn, allocation=paid, recognised=recognised, waived=self._close_if_settled())
 
     def _interest_accrual(self, txn: LoanTransaction) -> LoanTransaction:
         got = ZERO
@@ -223,7 +227,9 @@ class _Replay:
             raise _conflict("only a written-off loan has recoveries", "not_recoverable")
         claim = self.written_off - self.recovered
         if txn.amount > claim.total:
-            raise _invalid("the recovery is more than the claim", "overpayment", claim=claim.total)
+            raise _invalid(
+                "the recovery is more than the claim", "overpayment", claim=str(claim.total)
+            )
         ((_, part),), _ = allocate(txn.amount, [(0, claim)], _RECOVERY_ORDER)
         self.recovered += part
         return replace(txn, allocation=part)
@@ -322,6 +328,15 @@ class Loan:
         replay.close_through(on - DAY)
         return owed.payoff(replay.rows, on).total
 
+    def due(self, on: date) -> Decimal:
+        """The most ``repay`` accepts on ``on`` (本期应还): arrears with penalty to date, and the
+        next installment when the policy lets it be paid ahead."""
+        replay = self._replay(self.transactions, until=(on, 1, 0))[0]
+        if replay.status not in _ACCRUING:
+            return NIL
+        replay.close_through(on - DAY)
+        return sum((a.total for _, a in replay.dues(on)), NIL)
+
     def current_journal(self) -> tuple[JournalEntry, ...]:
         """The entries of the live transactions' current versions: the GL net of corrections."""
         live = (t for t in self.transactions if not t.reversed)
@@ -334,12 +349,17 @@ class Loan:
 
     def accrue(self, through: date) -> LoanChange:
         """Accrue contract interest (and scheduled fees falling due) and penalty interest through
-        the end of ``through``; idempotent: nothing is ever recognised twice."""
+        the end of ``through``. An accrual run is recorded even when it finds nothing (its
+        amounts are derived on every replay); a run through a date already run adds nothing."""
         self._check_date(through)
-        if not any(t.type is T.DISBURSEMENT and not t.reversed for t in self.transactions):
+        live = [t for t in self.transactions if not t.reversed]
+        if not any(t.type is T.DISBURSEMENT for t in live):
             raise _conflict("the loan is not disbursed", "not_disbursed")
+        if any(t.is_accrual and t.value_date >= through for t in live):
+            return LoanChange(self, (), ())
         i = self._next_id()
-        new = [LoanTransaction(i + k, kind, through, NIL) for k, kind in enumerate(owed.ACCRUALS)]
+        kinds = (T.INTEREST_ACCRUAL, T.PENALTY_ACCRUAL)
+        new = [LoanTransaction(i + k, kind, through, NIL) for k, kind in enumerate(kinds)]
         return self._commit([*self.transactions, *new], {i, i + 1}, through)
 
     def repay(self, amount: Decimal, on: date) -> LoanChange:
@@ -404,9 +424,9 @@ class Loan:
             raise _invalid("an amount is a finite Decimal, never a float", "invalid_amount")
         if amount <= 0:
             raise _invalid("the amount must be positive", "non_positive_amount")
-        if quantize(amount, self.terms.currency) != amount:
+        if (exact := quantize(amount, self.terms.currency)) != amount:
             raise _invalid("the amount has a fraction of the smallest unit", "invalid_amount")
-        return amount
+        return exact
 
     def _record(
         self, kind: TransactionType, on: date, amount: Decimal, mode: PrepaymentMode | None = None

@@ -20,14 +20,15 @@ it is added, without interest on interest, to the first installment after the gr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import lru_cache
 from typing import Final
 
 from puhui.domain.lending.schedule_base import (
     ONE,
-    ZERO,
     Plan,
+    RateBasis,
     Rounder,
     Span,
     arithmetic,
@@ -94,18 +95,34 @@ def annuity_payment(principal: Decimal, rate: Decimal, periods: int) -> Decimal:
     if rate.is_zero():
         return ctx.divide(principal, Decimal(periods))
     growth = ctx.power(ctx.add(ONE, rate), periods)
-    return ctx.divide(ctx.multiply(ctx.multiply(principal, rate), growth), ctx.subtract(growth, ONE))
+    return ctx.divide(
+        ctx.multiply(ctx.multiply(principal, rate), growth), ctx.subtract(growth, ONE)
+    )
 
 
-def _accrual_factors(terms: LoanTerms, spans: tuple[Span, ...], rate: Decimal) -> list[Decimal]:
+def _accrual_factors(terms: LoanTerms, spans: tuple[Span, ...], rate: Decimal) -> Sequence[Decimal]:
     """Per period: the factor that turns a balance into that period's interest."""
-    annual, diy = terms.annual_rate, terms.days_in_year
-    if terms.interest_period == InterestPeriod.DAILY:
-        thirty = counts_thirty(terms)
-        return [annual * year_fraction_of(s, diy, thirty=thirty) for s in spans]
+    if terms.interest_period == InterestPeriod.PER_PERIOD and spans[0].regular:
+        return [rate] * len(spans)
+    return _day_count_factors(RateBasis.of(terms), spans, rate)
+
+
+@lru_cache(maxsize=4096)
+def _day_count_factors(
+    basis: RateBasis, spans: tuple[Span, ...], rate: Decimal
+) -> tuple[Decimal, ...]:
+    annual, diy = basis.annual_rate, basis.days_in_year
+    if basis.interest_period == InterestPeriod.DAILY:
+        thirty = counts_thirty(basis)
+        return tuple(
+            _CONTEXT.multiply(annual, year_fraction_of(s, diy, thirty=thirty)) for s in spans
+        )
     # per_period: whole periods accrue the periodic rate; a broken first period accrues
     # annual / days-in-year per actual day (annual / 360 a day by default).
-    return [rate if s.regular else annual * year_fraction_of(s, diy, thirty=False) for s in spans]
+    return tuple(
+        rate if s.regular else _CONTEXT.multiply(annual, year_fraction_of(s, diy, thirty=False))
+        for s in spans
+    )
 
 
 def _cn_bank(terms: LoanTerms) -> Schedule:
@@ -121,7 +138,9 @@ def _cn_bank(terms: LoanTerms) -> Schedule:
     return make_schedule(terms, spans, principal, interest, balances, upfront, fee)
 
 
-def _cn_installment(terms: LoanTerms, loan: Decimal, rate: Decimal, paying: int, rnd: Rounder) -> Decimal:
+def _cn_installment(
+    terms: LoanTerms, loan: Decimal, rate: Decimal, paying: int, rnd: Rounder
+) -> Decimal:
     """The equal installment over the ``paying`` installments that carry principal."""
     if terms.interest_method == InterestMethod.FLAT:
         raw = rnd(loan / paying) + rnd(loan * rate)
@@ -138,7 +157,7 @@ def _cn_columns(
     spans: tuple[Span, ...],
     plan: Plan,
     rate: Decimal,
-    factors: list[Decimal],
+    factors: Sequence[Decimal],
     rnd: Rounder,
 ) -> tuple[list[Decimal], list[Decimal], list[Decimal]]:
     n = len(spans)
@@ -147,11 +166,12 @@ def _cn_columns(
     paying = n - plan.principal_grace
     flat = terms.interest_method == InterestMethod.FLAT
     annuity = plan.amortization == Amortization.EQUAL_INSTALLMENTS
+    # The installment's principal is the installment minus the whole-period interest: daily
+    # accrual uses the interest actually accrued, a flat loan its constant interest.
+    by_accrual = terms.interest_period == InterestPeriod.DAILY
+    installment = flat_part = fixed = zero
     if annuity:
         installment = _cn_installment(terms, loan, rate, paying, rnd)
-        # The installment's principal: installment minus the whole-period interest. Daily
-        # accrual uses the interest actually accrued; a flat loan, its constant interest.
-        by_accrual = terms.interest_period == InterestPeriod.DAILY
         flat_part = installment - rnd(loan * rate)
     else:
         fixed = rnd(loan / paying)

@@ -20,7 +20,7 @@ from decimal import (
     localcontext,
 )
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from puhui.domain.calendar import add_months
 from puhui.domain.calendar import days_in_year as calendar_days_in_year
@@ -30,6 +30,7 @@ from puhui.domain.lending.terms import (
     Amortization,
     FeeKind,
     Frequency,
+    InterestPeriod,
     LoanTerms,
     Schedule,
     ScheduledPeriod,
@@ -38,9 +39,11 @@ from puhui.domain.money import Currency, RoundingMode, quantize
 
 __all__ = [
     "Plan",
+    "RateBasis",
     "Rounder",
     "Span",
     "arithmetic",
+    "counts_thirty",
     "effective_plan",
     "fees_of",
     "make_schedule",
@@ -49,7 +52,6 @@ __all__ = [
     "periods_in_loan",
     "step_date",
     "unsupported",
-    "counts_thirty",
     "year_fraction_of",
 ]
 
@@ -57,9 +59,11 @@ ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """The dates of one installment: interest runs from ``start`` (counted) to ``due``."""
+class Span(NamedTuple):
+    """The dates of one installment: interest runs from ``start`` (counted) to ``due``.
+
+    A named tuple: immutable, hashable and about five times cheaper to build than a frozen
+    dataclass, which shows when every loan has its own dates."""
 
     n: int
     start: date
@@ -84,11 +88,39 @@ class Plan:
 def effective_plan(terms: LoanTerms) -> Plan:
     amortization = terms.amortization
     if amortization == Amortization.INTEREST_ONLY:
-        return Plan(Amortization.EQUAL_PRINCIPAL, terms.repayments - 1, terms.grace_interest_periods)
+        return Plan(
+            Amortization.EQUAL_PRINCIPAL, terms.repayments - 1, terms.grace_interest_periods
+        )
     if amortization == Amortization.BULLET:
         last = terms.repayments - 1
         return Plan(Amortization.EQUAL_PRINCIPAL, last, last)
-    return Plan(Amortization(amortization), terms.grace_principal_periods, terms.grace_interest_periods)
+    return Plan(
+        Amortization(amortization), terms.grace_principal_periods, terms.grace_interest_periods
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RateBasis:
+    """The terms a period's rate depends on (not the principal): a cache key for the factors
+    that loans with the same product and dates share."""
+
+    annual_rate: Decimal
+    interest_period: InterestPeriod
+    frequency: Frequency
+    every: int
+    days_in_year: int | str
+    days_in_month: int | str
+
+    @classmethod
+    def of(cls, terms: LoanTerms) -> RateBasis:
+        return cls(
+            terms.annual_rate,
+            InterestPeriod(terms.interest_period),
+            Frequency(terms.frequency),
+            terms.every,
+            terms.days_in_year,
+            terms.days_in_month,
+        )
 
 
 def unsupported(message: str, **details: object) -> ValidationError:
@@ -126,7 +158,9 @@ def period_spans(terms: LoanTerms) -> tuple[Span, ...]:
     the same day share them).
     """
     anchor = terms.schedule_start_date or terms.disbursement_date
-    return _spans(anchor, terms.first_repayment_date, terms.every, terms.frequency, terms.repayments)
+    return _spans(
+        anchor, terms.first_repayment_date, terms.every, terms.frequency, terms.repayments
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -186,16 +220,24 @@ def year_fraction_of(span: Span, days_in_year: int | str, *, thirty: bool) -> De
     periods; otherwise actual days. ``days_in_year = "actual"`` splits a period across calendar
     years (ACT/ACT ISDA: 365 or 366 by year).
     """
-    days = day_count(span.start, span.due, DayCountConvention.THIRTY_360) if thirty else span.days
+    return _year_fraction(span.start, span.due, span.days, days_in_year, thirty)
+
+
+@lru_cache(maxsize=65536)
+def _year_fraction(
+    start: date, due: date, days: int, days_in_year: int | str, thirty: bool
+) -> Decimal:
+    if thirty:
+        days = day_count(start, due, DayCountConvention.THIRTY_360)
     if days_in_year == "actual":
         if thirty:
-            return Decimal(days) / Decimal(calendar_days_in_year(span.start.year))
-        return year_fraction(span.start, span.due, DayCountConvention.ACT_ACT_ISDA)
+            return _CONTEXT.divide(Decimal(days), Decimal(calendar_days_in_year(start.year)))
+        return year_fraction(start, due, DayCountConvention.ACT_ACT_ISDA)
     assert isinstance(days_in_year, int)
-    return Decimal(days) / Decimal(days_in_year)
+    return _CONTEXT.divide(Decimal(days), Decimal(days_in_year))
 
 
-def counts_thirty(terms: LoanTerms) -> bool:
+def counts_thirty(terms: LoanTerms | RateBasis) -> bool:
     """Whether monthly periods count 30/360 days: ``days_in_month = 30`` on a monthly loan.
 
     Weekly and daily periods always count actual days.

@@ -24,8 +24,10 @@ one differs by more than ⌊n/2⌋ hundredths of a currency unit and re-spreadin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import lru_cache
 from typing import Final
 
 from puhui.domain.calendar import add_months
@@ -34,8 +36,10 @@ from puhui.domain.lending.schedule_base import (
     ONE,
     ZERO,
     Plan,
+    RateBasis,
     Rounder,
     Span,
+    arithmetic,
     effective_plan,
     fees_of,
     make_schedule,
@@ -64,9 +68,9 @@ _MODE: Final = RoundingMode.HALF_EVEN
 Columns = tuple[list[Decimal], list[Decimal], list[Decimal]]
 
 
-def _percent(terms: LoanTerms) -> Decimal:
+def _percent(basis: RateBasis) -> Decimal:
     """Fineract keeps the nominal annual rate in percent (12 for 12 %)."""
-    return _WIDE.multiply(terms.annual_rate, _HUNDRED)
+    return _WIDE.multiply(basis.annual_rate, _HUNDRED)
 
 
 def _nearest_multiple(amount: Decimal, multiple: Decimal | None) -> Decimal:
@@ -91,16 +95,16 @@ def _units_between(start: date, end: date, frequency: Frequency) -> Decimal:
     return Decimal(days)
 
 
-def _span_units(terms: LoanTerms, span: Span) -> Decimal:
+def _span_units(basis: RateBasis, span: Span) -> Decimal:
     if span.regular:
-        return Decimal(terms.every)
-    return _units_between(span.start, span.due, terms.frequency)
+        return Decimal(basis.every)
+    return _units_between(span.start, span.due, basis.frequency)
 
 
 # -- cumulative -------------------------------------------------------------------------------
 
 
-def _periods_in_year(terms: LoanTerms) -> Decimal:
+def _periods_in_year(terms: RateBasis) -> Decimal:
     """``LoanApplicationTerms.calculatePeriodsInOneYear``; "actual" days count 365 here."""
     diy = terms.days_in_year
     if terms.interest_period == InterestPeriod.DAILY or terms.frequency == Frequency.DAYS:
@@ -108,7 +112,7 @@ def _periods_in_year(terms: LoanTerms) -> Decimal:
     return Decimal(12 if terms.frequency == Frequency.MONTHS else 52)
 
 
-def _cumulative_rate(terms: LoanTerms, units: Decimal, days: int, *, for_pmt: bool) -> Decimal:
+def _cumulative_rate(terms: RateBasis, units: Decimal, days: int, *, for_pmt: bool) -> Decimal:
     """``periodicInterestRate``: the rate of a period of ``units`` frequency units."""
     per_unit = _MC.divide(_MC.divide(_percent(terms), _periods_in_year(terms)), _HUNDRED)
     if terms.interest_period == InterestPeriod.PER_PERIOD:
@@ -133,17 +137,30 @@ def _pmt(rate: Decimal, periods: int, principal: Decimal) -> Decimal:
     return Decimal(repr(payment))
 
 
+@lru_cache(maxsize=4096)
+def _cumulative_rates(
+    basis: RateBasis, spans: tuple[Span, ...]
+) -> tuple[Decimal, tuple[Decimal, ...]]:
+    """The pmt's periodic rate and each period's rate; shared by loans of one product."""
+    pmt_rate = _cumulative_rate(basis, Decimal(basis.every), 0, for_pmt=True)
+    rates = tuple(
+        _cumulative_rate(basis, _span_units(basis, s), s.days, for_pmt=False) for s in spans
+    )
+    return pmt_rate, rates
+
+
 def cumulative(terms: LoanTerms) -> Schedule:
     """``fineract_cumulative``: Fineract's cumulative loan schedule generator."""
     rnd = Rounder.for_terms(terms, _MODE)
-    rnd.check_principal(terms.principal)
     spans = period_spans(terms)
-    upfront, fee = fees_of(terms, rnd)
     plan = effective_plan(terms)
-    if terms.interest_method == InterestMethod.FLAT:
-        columns = _cumulative_flat(terms, spans, plan, rnd)
-    else:
-        columns = _cumulative_declining(terms, spans, plan, rnd)
+    with arithmetic():
+        rnd.check_principal(terms.principal)
+        upfront, fee = fees_of(terms, rnd)
+        if terms.interest_method == InterestMethod.FLAT:
+            columns = _cumulative_flat(terms, spans, plan, rnd)
+        else:
+            columns = _cumulative_declining(terms, spans, plan, rnd)
     return make_schedule(terms, spans, *columns, upfront, fee)
 
 
@@ -151,12 +168,15 @@ def _cumulative_declining(
     terms: LoanTerms, spans: tuple[Span, ...], plan: Plan, rnd: Rounder
 ) -> Columns:
     n = len(spans)
-    zero = rnd(ZERO)
+    zero = rnd.zero
     loan = rnd(terms.principal)
     paying = n - plan.principal_grace
+    basis = RateBasis.of(terms)
+    pmt_rate, rates = _cumulative_rates(basis, spans)
     if plan.amortization == Amortization.EQUAL_INSTALLMENTS:
-        pmt_rate = _cumulative_rate(terms, Decimal(terms.every), 0, for_pmt=True)
-        installment = rnd(_nearest_multiple(_pmt(pmt_rate, paying, loan), terms.installment_multiple))
+        installment = rnd(
+            _nearest_multiple(_pmt(pmt_rate, paying, loan), terms.installment_multiple)
+        )
         fixed_principal = zero
     else:
         installment = zero
@@ -165,9 +185,8 @@ def _cumulative_declining(
     interest: list[Decimal] = []
     balances: list[Decimal] = []
     balance, deferred, last = loan, zero, n - 1
-    for k, span in enumerate(spans):
-        rate = _cumulative_rate(terms, _span_units(terms, span), span.days, for_pmt=False)
-        accrued = rnd(_MC.multiply(balance, rate))  # Money.multiplyRetainScale
+    for k in range(n):
+        accrued = rnd(_MC.multiply(balance, rates[k]))  # Money.multiplyRetainScale
         if k < plan.principal_grace:
             part = zero
         elif k == last:
@@ -189,9 +208,11 @@ def _cumulative_declining(
     return principal, interest, balances
 
 
-def _cumulative_flat(terms: LoanTerms, spans: tuple[Span, ...], plan: Plan, rnd: Rounder) -> Columns:
+def _cumulative_flat(
+    terms: LoanTerms, spans: tuple[Span, ...], plan: Plan, rnd: Rounder
+) -> Columns:
     n = len(spans)
-    zero = rnd(ZERO)
+    zero = rnd.zero
     loan = rnd(terms.principal)
     start, end = spans[0].start, spans[-1].due
     if terms.interest_period == InterestPeriod.DAILY:
@@ -200,7 +221,8 @@ def _cumulative_flat(terms: LoanTerms, spans: tuple[Span, ...], plan: Plan, rnd:
         units = Decimal(n * terms.every)
     else:
         units = _units_between(start, end, terms.frequency)
-    per_unit = _MC.divide(_MC.divide(_percent(terms), _periods_in_year(terms)), _HUNDRED)
+    basis = RateBasis.of(terms)
+    per_unit = _MC.divide(_MC.divide(_percent(basis), _periods_in_year(basis)), _HUNDRED)
     total_interest = rnd(_MC.multiply(loan, _WIDE.multiply(per_unit, units)))
     averaged = plan.amortization == Amortization.EQUAL_INSTALLMENTS
     # Equal installments average the interest over the installments that collect it; equal
@@ -219,8 +241,8 @@ def _cumulative_flat(terms: LoanTerms, spans: tuple[Span, ...], plan: Plan, rnd:
                 deferred += share
         else:
             due, deferred = share + deferred, zero
-        if k == last:  # adjustInterestIfLastRepaymentPeriod
-            due = total_interest - charged
+        if k == last:  # adjustInterestIfLastRepaymentPeriod; never below zero (deviation)
+            due = max(total_interest - charged, zero)
         if k < plan.principal_grace:
             part = zero
         elif k == last:
@@ -268,7 +290,7 @@ def _year_fractions(start: date, due: date) -> Decimal:
     return total
 
 
-def _progressive_rate(terms: LoanTerms, span: Span, rate: Decimal, *, for_emi: bool) -> Decimal:
+def _progressive_rate(terms: RateBasis, span: Span, rate: Decimal, *, for_emi: bool) -> Decimal:
     """``calculateRateFactorPerPeriod`` (EMI) / ``…ForInterest`` (interest): r_k of a span."""
     days, every = span.days, Decimal(terms.every)
     freq, diy = terms.frequency, terms.days_in_year
@@ -287,6 +309,18 @@ def _progressive_rate(terms: LoanTerms, span: Span, rate: Decimal, *, for_emi: b
     return _by_fraction(rate, _MC.divide(_MC.multiply(unit_days, units), year), days, days)
 
 
+@lru_cache(maxsize=4096)
+def _progressive_rates(
+    basis: RateBasis, spans: tuple[Span, ...]
+) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
+    """Each period's rate factor for the EMI and for interest; shared by loans of a product."""
+    rate = _MC.divide(_percent(basis), _HUNDRED)
+    return (
+        tuple(_progressive_rate(basis, s, rate, for_emi=True) for s in spans),
+        tuple(_progressive_rate(basis, s, rate, for_emi=False) for s in spans),
+    )
+
+
 def progressive(terms: LoanTerms) -> Schedule:
     """``fineract_progressive``: Fineract's progressive loan schedule (EMI) generator."""
     plan = effective_plan(terms)
@@ -298,32 +332,35 @@ def progressive(terms: LoanTerms) -> Schedule:
     if plan.principal_grace or plan.interest_grace:
         raise unsupported("fineract_progressive does not support grace periods here")
     rnd = Rounder.for_terms(terms, _MODE)
-    rnd.check_principal(terms.principal)
     spans = period_spans(terms)
-    upfront, fee = fees_of(terms, rnd)
-    rate = _MC.divide(_percent(terms), _HUNDRED)
-    r_interest = [_progressive_rate(terms, s, rate, for_emi=False) for s in spans]
-    loan = rnd(terms.principal)
-    if terms.interest_method == InterestMethod.FLAT:
-        columns = _progressive_flat(terms, spans, loan, r_interest, rnd)
-    else:
-        r_emi = [_progressive_rate(terms, s, rate, for_emi=True) for s in spans]
-        columns = _progressive_declining(terms, spans, loan, r_emi, r_interest, rnd)
+    with arithmetic():
+        rnd.check_principal(terms.principal)
+        upfront, fee = fees_of(terms, rnd)
+        r_emi, r_interest = _progressive_rates(RateBasis.of(terms), spans)
+        loan = rnd(terms.principal)
+        if terms.interest_method == InterestMethod.FLAT:
+            columns = _progressive_flat(terms, spans, loan, r_interest, rnd)
+        else:
+            columns = _progressive_declining(terms, spans, loan, r_emi, r_interest, rnd)
     return make_schedule(terms, spans, *columns, upfront, fee)
 
 
 def _progressive_interest(balance: Decimal, r: Decimal, days: int, rnd: Rounder) -> Decimal:
     """``InterestPeriod.getCalculatedDueInterest`` for a period with one interest period."""
     if days == 0:
-        return rnd(ZERO)
+        return rnd.zero
     rounded = rnd(_MC.multiply(balance, r))
     return rnd(_MC.multiply(_MC.divide(rounded, Decimal(days)), Decimal(days)))
 
 
 def _progressive_rows(
-    spans: tuple[Span, ...], loan: Decimal, emi: Decimal, r_interest: list[Decimal], rnd: Rounder
+    spans: tuple[Span, ...],
+    loan: Decimal,
+    emi: Decimal,
+    r_interest: Sequence[Decimal],
+    rnd: Rounder,
 ) -> tuple[Columns, Decimal]:
-    zero = rnd(ZERO)
+    zero = rnd.zero
     principal: list[Decimal] = []
     interest: list[Decimal] = []
     balances: list[Decimal] = []
@@ -342,8 +379,8 @@ def _progressive_declining(
     terms: LoanTerms,
     spans: tuple[Span, ...],
     loan: Decimal,
-    r_emi: list[Decimal],
-    r_interest: list[Decimal],
+    r_emi: Sequence[Decimal],
+    r_interest: Sequence[Decimal],
     rnd: Rounder,
 ) -> Columns:
     factors = [_MC.add(r, ONE) for r in r_emi]
@@ -374,14 +411,22 @@ def _progressive_declining(
 
 
 def _progressive_flat(
-    terms: LoanTerms, spans: tuple[Span, ...], loan: Decimal, r_interest: list[Decimal], rnd: Rounder
+    terms: LoanTerms,
+    spans: tuple[Span, ...],
+    loan: Decimal,
+    r_interest: Sequence[Decimal],
+    rnd: Rounder,
 ) -> Columns:
     # calculateEMIOnActualModelWithFlatInterestMethod; interest on the disbursed principal in
     # every period is our best reading of the flat due-interest calculation.
-    zero = rnd(ZERO)
-    dues = [_progressive_interest(loan, r, s.days, rnd) for r, s in zip(r_interest, spans, strict=True)]
+    zero = rnd.zero
+    dues = [
+        _progressive_interest(loan, r, s.days, rnd) for r, s in zip(r_interest, spans, strict=True)
+    ]
     total = loan + sum(dues, zero)
-    emi = rnd(_nearest_multiple(rnd(_MC.divide(total, Decimal(len(spans)))), terms.installment_multiple))
+    emi = rnd(
+        _nearest_multiple(rnd(_MC.divide(total, Decimal(len(spans)))), terms.installment_multiple)
+    )
     principal: list[Decimal] = []
     balances: list[Decimal] = []
     balance, last = loan, len(spans) - 1

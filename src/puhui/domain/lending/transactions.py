@@ -255,7 +255,6 @@ def journal_of(txn: LoanTransaction, loan_ref: str, currency: Currency) -> Journ
     )
 
 
-
 def rebook(
     before: Mapping[int, LoanTransaction],
     after: Sequence[LoanTransaction],
@@ -266,10 +265,10 @@ def rebook(
     """Post what a replay changed (R-10.2(e)): ``before`` are the transactions as they were,
     ``after`` the same ones (and any new ones) as replayed, in id order.
 
-    A new transaction posts its entry at its value date (an accrual that accrued nothing is
-    dropped); a transaction just reversed posts its entry swapped on ``booked_on``; one whose
-    split changed gets the next version: its old entry is swapped and the new one posted on
-    ``max(value date, booked_on)``. Returns (all transactions, those changed, journal).
+    A new transaction posts its entry at its value date; one just reversed posts its entry
+    swapped on ``booked_on``; one whose split changed gets the next version: its old entry is
+    swapped and the new one posted on ``max(value date, booked_on)``. Returns (all
+    transactions, those changed, journal).
     """
     kept: list[LoanTransaction] = []
     changed: list[LoanTransaction] = []
@@ -285,14 +284,9 @@ def rebook(
         if entry is not None:
             journal.append(replace(entry, value_date=when))
 
-    next_id = max(before, default=0) + 1
     for now in after:
         old = before.get(now.id)
         if old is None:
-            if now.is_accrual and now.amount == 0:
-                continue  # nothing to accrue: no transaction (accrual is idempotent)
-            now = replace(now, id=next_id)
-            next_id += 1
             post(now, now.value_date)
         elif now.reversed and not old.reversed:
             undo(old, booked_on)
