@@ -113,7 +113,10 @@ def upgrade() -> None:
         "loan_transactions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("loan_id", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("type", sa.String(length=24), nullable=False),
+        sa.Column("mode", sa.String(length=24), nullable=True),
         sa.Column("value_date", sa.Date(), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("principal_minor", sa.BigInteger(), server_default="0", nullable=False),
@@ -128,6 +131,7 @@ def upgrade() -> None:
             ["loan_id"], ["loans.id"], name=op.f("fk_loan_transactions_loan_id_loans")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loan_transactions")),
+        sa.UniqueConstraint("loan_id", "seq", name="uq_loan_transactions_loan_seq"),
     )
     with op.batch_alter_table("loan_transactions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_loan_transactions_loan_id"), ["loan_id"], unique=False)

@@ -499,3 +499,13 @@ def test_a_schedule_is_a_pure_function_of_its_terms() -> None:
     terms = a_loan(first_repayment_date=date(2024, 2, 3))
     first: Schedule = generate_schedule(terms)
     assert generate_schedule(terms) == first
+
+
+def test_a_schedule_past_the_calendar_is_refused() -> None:
+    for frequency, every in (("days", 366), ("months", 12)):
+        terms = a_loan(
+            disbursement_date=date(9000, 1, 1), repayments=1200, every=every, frequency=frequency
+        )
+        with pytest.raises(ValidationError) as err:
+            generate_schedule(terms)
+        assert err.value.code in {"terms.date_out_of_range", "calendar.overflow"}

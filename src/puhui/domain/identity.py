@@ -58,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PERSONAL_DATA_UNMASK,
             P.APPLICATIONS_CREATE,
             P.LOANS_READ,
+            P.LOANS_SERVICE,
         }
     ),
     Role.REVIEWER: frozenset(

@@ -24,6 +24,8 @@ class UnitOfWork(Protocol):
     audit: Any
     access_log: Any
     state: Any
+    loans: Any
+    ledger: Any
 
     def __enter__(self) -> UnitOfWork: ...
 

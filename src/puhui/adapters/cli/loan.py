@@ -153,7 +153,18 @@ _COLUMNS = ("n", "due_date", "days", "principal", "interest", "fees", "total", "
 def _table(document: dict[str, Any]) -> str:
     rows = [[str(p[c]) for c in _COLUMNS] for p in document["periods"]]
     totals = document["totals"]
-    rows.append(["total", "", "", totals["principal"], totals["interest"], "", totals["total"], ""])
+    rows.append(
+        [
+            "total",
+            "",
+            "",
+            totals["principal"],
+            totals["interest"],
+            totals["fees"],
+            totals["total"],
+            "",
+        ]
+    )
     header = list(_COLUMNS)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -169,7 +180,7 @@ def _table(document: dict[str, Any]) -> str:
     apr = document["apr"]
     out += [
         "",
-        f"fees: {totals['fees']} (upfront {totals['upfront_fees']})",
+        f"fees: {totals['fees']}, of which {totals['upfront_fees']} upfront (at disbursement)",
         f"{apr['label_en']} / {apr['label_zh']}: {apr['nominal_apr_percent']}"
         f" (periodic IRR {apr['periodic_irr']} × {apr['periods_per_year']},"
         f" method {apr['method']})",

@@ -260,7 +260,10 @@ loan_transactions = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
     sa.Column("loan_id", sa.BigInteger, sa.ForeignKey("loans.id"), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),  # the transaction's number within its loan
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("type", sa.String(24), nullable=False),
+    sa.Column("mode", sa.String(24), nullable=True),
     sa.Column("value_date", sa.Date, nullable=False),
     sa.Column("amount_minor", Minor, nullable=False),
     sa.Column("principal_minor", Minor, nullable=False, server_default="0"),
@@ -271,6 +274,7 @@ loan_transactions = sa.Table(
     sa.Column("reversal_of", sa.BigInteger, nullable=True),
     sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("loan_id", "seq", name="uq_loan_transactions_loan_seq"),
 )
 
 journal_postings = sa.Table(

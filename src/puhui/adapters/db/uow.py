@@ -8,6 +8,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from puhui.adapters.crypto.fieldcrypt import FieldCipher
 from puhui.adapters.db import repositories as r
+from puhui.adapters.db.lending_repositories import LedgerReadModel
+from puhui.adapters.db.loan_repository import LoanRepository
 
 
 class SqlUnitOfWork:
@@ -29,6 +31,8 @@ class SqlUnitOfWork:
         self.audit = r.AuditRepository(conn)
         self.access_log = r.AccessLogRepository(conn)
         self.state = r.PlatformStateRepository(conn)
+        self.loans = LoanRepository(conn)
+        self.ledger = LedgerReadModel(conn)
         return self
 
     def __exit__(

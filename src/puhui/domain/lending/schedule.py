@@ -91,13 +91,17 @@ def periodic_rate(terms: LoanTerms) -> Decimal:
 
 def annuity_payment(principal: Decimal, rate: Decimal, periods: int) -> Decimal:
     """等额本息: P·r·(1+r)^n / ((1+r)^n − 1), or P / n at a zero rate (not rounded)."""
+    return _CONTEXT.multiply(principal, _annuity_factor(rate, periods))
+
+
+@lru_cache(maxsize=4096)
+def _annuity_factor(rate: Decimal, periods: int) -> Decimal:
+    """r·(1+r)^n / ((1+r)^n − 1): depends on the product only, so it is cached."""
     ctx = _CONTEXT
     if rate.is_zero():
-        return ctx.divide(principal, Decimal(periods))
+        return ctx.divide(ONE, Decimal(periods))
     growth = ctx.power(ctx.add(ONE, rate), periods)
-    return ctx.divide(
-        ctx.multiply(ctx.multiply(principal, rate), growth), ctx.subtract(growth, ONE)
-    )
+    return ctx.divide(ctx.multiply(rate, growth), ctx.subtract(growth, ONE))
 
 
 def _accrual_factors(terms: LoanTerms, spans: tuple[Span, ...], rate: Decimal) -> Sequence[Decimal]:

@@ -86,17 +86,22 @@ class Plan:
 
 
 def effective_plan(terms: LoanTerms) -> Plan:
-    amortization = terms.amortization
-    if amortization == Amortization.INTEREST_ONLY:
-        return Plan(
-            Amortization.EQUAL_PRINCIPAL, terms.repayments - 1, terms.grace_interest_periods
-        )
-    if amortization == Amortization.BULLET:
-        last = terms.repayments - 1
-        return Plan(Amortization.EQUAL_PRINCIPAL, last, last)
-    return Plan(
-        Amortization(amortization), terms.grace_principal_periods, terms.grace_interest_periods
+    return _plan(
+        terms.amortization,
+        terms.repayments,
+        terms.grace_principal_periods,
+        terms.grace_interest_periods,
     )
+
+
+@lru_cache(maxsize=1024)
+def _plan(amortization: str, repayments: int, principal_grace: int, interest_grace: int) -> Plan:
+    last = repayments - 1
+    if amortization == Amortization.INTEREST_ONLY:
+        return Plan(Amortization.EQUAL_PRINCIPAL, last, interest_grace)
+    if amortization == Amortization.BULLET:
+        return Plan(Amortization.EQUAL_PRINCIPAL, last, last)
+    return Plan(Amortization(amortization), principal_grace, interest_grace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +141,15 @@ def step_date(anchor: date, k: int, every: int, frequency: Frequency) -> date:
     Months come from :func:`add_months` on the anchor itself (31 Jan → 29 Feb → 31 Mar), never
     from the previous due date, so a clamped month end does not drift.
     """
+    return _steps(anchor, range(k, k + 1), every, frequency)[0]
+
+
+def _steps(anchor: date, ks: range, every: int, frequency: Frequency) -> list[date]:
     try:
         if frequency == Frequency.MONTHS:
-            return add_months(anchor, k * every)
-        days = k * every * (7 if frequency == Frequency.WEEKS else 1)
-        return anchor + timedelta(days=days)
+            return [add_months(anchor, k * every) for k in ks]
+        step = timedelta(days=every * (7 if frequency == Frequency.WEEKS else 1))
+        return [anchor + step * k for k in ks]
     except OverflowError:
         raise ValidationError(
             "The schedule runs past the calendar's range.", code="terms.date_out_of_range"
@@ -167,10 +176,9 @@ def period_spans(terms: LoanTerms) -> tuple[Span, ...]:
 def _spans(
     anchor: date, first: date | None, every: int, frequency: Frequency, n: int
 ) -> tuple[Span, ...]:
-    regular_first = step_date(anchor, 1, every, frequency)
-    if first is None or first == regular_first:
-        dues = [step_date(anchor, k, every, frequency) for k in range(1, n + 1)]
-        broken = False
+    broken = first is not None and first != step_date(anchor, 1, every, frequency)
+    if first is None or not broken:
+        dues = _steps(anchor, range(1, n + 1), every, frequency)
     else:
         if first <= anchor:
             raise ValidationError(
@@ -178,8 +186,7 @@ def _spans(
                 code="terms.first_repayment_before_start",
                 details={"schedule_start": anchor.isoformat(), "first": first.isoformat()},
             )
-        dues = [first] + [step_date(first, k, every, frequency) for k in range(1, n)]
-        broken = True
+        dues = [first, *_steps(first, range(1, n), every, frequency)]
     spans = []
     start = anchor
     for k, due in enumerate(dues, start=1):

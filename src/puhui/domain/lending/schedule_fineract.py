@@ -104,24 +104,24 @@ def _span_units(basis: RateBasis, span: Span) -> Decimal:
 # -- cumulative -------------------------------------------------------------------------------
 
 
-def _periods_in_year(terms: RateBasis) -> Decimal:
+def _periods_in_year(basis: RateBasis) -> Decimal:
     """``LoanApplicationTerms.calculatePeriodsInOneYear``; "actual" days count 365 here."""
-    diy = terms.days_in_year
-    if terms.interest_period == InterestPeriod.DAILY or terms.frequency == Frequency.DAYS:
+    diy = basis.days_in_year
+    if basis.interest_period == InterestPeriod.DAILY or basis.frequency == Frequency.DAYS:
         return Decimal(diy if isinstance(diy, int) else 365)
-    return Decimal(12 if terms.frequency == Frequency.MONTHS else 52)
+    return Decimal(12 if basis.frequency == Frequency.MONTHS else 52)
 
 
-def _cumulative_rate(terms: RateBasis, units: Decimal, days: int, *, for_pmt: bool) -> Decimal:
+def _cumulative_rate(basis: RateBasis, units: Decimal, days: int, *, for_pmt: bool) -> Decimal:
     """``periodicInterestRate``: the rate of a period of ``units`` frequency units."""
-    per_unit = _MC.divide(_MC.divide(_percent(terms), _periods_in_year(terms)), _HUNDRED)
-    if terms.interest_period == InterestPeriod.PER_PERIOD:
+    per_unit = _MC.divide(_MC.divide(_percent(basis), _periods_in_year(basis)), _HUNDRED)
+    if basis.interest_period == InterestPeriod.PER_PERIOD:
         return _WIDE.multiply(per_unit, units)
-    if terms.frequency == Frequency.MONTHS:
-        if for_pmt or terms.days_in_month == 30:  # the pmt always counts 30-day months
+    if basis.frequency == Frequency.MONTHS:
+        if for_pmt or basis.days_in_month == 30:  # the pmt always counts 30-day months
             return _MC.multiply(per_unit, _MC.multiply(units, Decimal(30)))
     elif for_pmt:
-        days = terms.every * (7 if terms.frequency == Frequency.WEEKS else 1)
+        days = basis.every * (7 if basis.frequency == Frequency.WEEKS else 1)
     return _MC.multiply(per_unit, Decimal(days))
 
 
@@ -290,17 +290,17 @@ def _year_fractions(start: date, due: date) -> Decimal:
     return total
 
 
-def _progressive_rate(terms: RateBasis, span: Span, rate: Decimal, *, for_emi: bool) -> Decimal:
+def _progressive_rate(basis: RateBasis, span: Span, rate: Decimal, *, for_emi: bool) -> Decimal:
     """``calculateRateFactorPerPeriod`` (EMI) / ``…ForInterest`` (interest): r_k of a span."""
-    days, every = span.days, Decimal(terms.every)
-    freq, diy = terms.frequency, terms.days_in_year
-    if terms.interest_period == InterestPeriod.PER_PERIOD and freq != Frequency.DAYS:
+    days, every = span.days, Decimal(basis.every)
+    freq, diy = basis.frequency, basis.days_in_year
+    if basis.interest_period == InterestPeriod.PER_PERIOD and freq != Frequency.DAYS:
         per_year = Decimal(12 if freq == Frequency.MONTHS else 52)
         return _by_fraction(rate, _MC.divide(every, per_year), days, days)
     if diy == "actual" and span.due.year > span.start.year:
         return _by_fraction(rate, _year_fractions(span.start, span.due), 1, 1)
     year = Decimal(calendar_days_in_year(span.start.year) if diy == "actual" else diy)
-    if terms.days_in_month == "actual":
+    if basis.days_in_month == "actual":
         return _by_fraction(rate, _MC.divide(Decimal(days), year), 1, 1)
     unit_days = Decimal({Frequency.MONTHS: 30, Frequency.WEEKS: 7, Frequency.DAYS: 1}[freq])
     # A regular period spans ``every`` units; for interest a broken one spans its own length

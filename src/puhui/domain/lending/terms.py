@@ -303,6 +303,42 @@ def terms_from_mapping(data: Mapping[str, Any]) -> LoanTerms:
     )
 
 
+def terms_to_mapping(t: LoanTerms) -> dict[str, Any]:
+    """The terms as the JSON terms file (the inverse of ``terms_from_mapping``)."""
+    out: dict[str, Any] = {
+        "principal": str(t.principal),
+        "currency": t.currency.code,
+        "annual_rate": str(t.annual_rate),
+        "interest_method": t.interest_method.value,
+        "interest_period": t.interest_period.value,
+        "amortization": t.amortization.value,
+        "repayments": t.repayments,
+        "every": t.every,
+        "frequency": t.frequency.value,
+        "days_in_year": t.days_in_year,
+        "days_in_month": t.days_in_month,
+        "disbursement_date": t.disbursement_date.isoformat(),
+        "grace_principal_periods": t.grace_principal_periods,
+        "grace_interest_periods": t.grace_interest_periods,
+        "decimals": t.decimals,
+        "conventions": t.conventions.value,
+        "fees": [
+            {
+                "kind": f.kind.value,
+                **({"amount": str(f.amount)} if f.amount is not None else {"rate": str(f.rate)}),
+            }
+            for f in t.fees
+        ],
+    }
+    if t.schedule_start_date is not None:
+        out["schedule_start_date"] = t.schedule_start_date.isoformat()
+    if t.first_repayment_date is not None:
+        out["first_repayment_date"] = t.first_repayment_date.isoformat()
+    if t.installment_multiple is not None:
+        out["installment_multiple"] = str(t.installment_multiple)
+    return out
+
+
 @dataclass(frozen=True)
 class ScheduledPeriod:
     """One installment of a repayment schedule (amounts rounded to ``decimals``)."""

@@ -1,0 +1,219 @@
+"""Loan servicing endpoints under /api/v1: quote, book, disburse, repay, prepay, reverse, view,
+trial balance and portfolio by class. Amounts are decimal strings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from puhui.adapters.web.deps import CtxDep, PrincipalDep, RequestIdDep
+from puhui.domain.lending.apr import AnnualizedRate
+from puhui.domain.lending.eod import class_of_rank
+from puhui.domain.lending.terms import Schedule
+from puhui.domain.lending.transactions import LoanState
+from puhui.services import servicing
+
+router = APIRouter(prefix="/api/v1", tags=["loans"])
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class BookIn(Strict):
+    terms: dict[str, Any]
+    product_code: StrictStr = Field(default="STANDARD", max_length=40)
+    customer_id: StrictInt | None = None
+
+
+class AmountIn(Strict):
+    amount: StrictStr = Field(max_length=24, pattern=r"^-?\d+(\.\d+)?$")
+
+
+class PrepayIn(Strict):
+    amount: StrictStr | None = Field(default=None, max_length=24, pattern=r"^-?\d+(\.\d+)?$")
+    mode: StrictStr = Field(default="reduce_term", max_length=24)
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def schedule_json(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "periods": [
+            {
+                "n": p.n,
+                "due_date": p.due_date.isoformat(),
+                "days": p.days,
+                "principal": _money(p.principal),
+                "interest": _money(p.interest),
+                "fees": _money(p.fees),
+                "total": _money(p.total),
+                "balance_after": _money(p.balance_after),
+            }
+            for p in schedule.periods
+        ],
+        "totals": {
+            "principal": _money(schedule.total_principal),
+            "interest": _money(schedule.total_interest),
+            "fees": _money(schedule.total_fees),
+            "upfront_fees": _money(schedule.upfront_fees),
+        },
+    }
+
+
+def apr_json(apr: AnnualizedRate) -> dict[str, Any]:
+    return {
+        "annualized_rate_irr": str(apr.nominal_apr.quantize(Decimal("0.000001"))),
+        "label": apr.label_en,
+        "label_zh": apr.label_zh,
+        "effective_annual": str(apr.effective_annual.quantize(Decimal("0.000001"))),
+        "simple_rate": str(apr.simple_rate.quantize(Decimal("0.000001"))),
+        "simple_label": apr.simple_label_en,
+        "simple_label_zh": apr.simple_label_zh,
+        "total_cost": _money(apr.total_cost),
+    }
+
+
+def state_json(loan_id: int, state: LoanState) -> dict[str, Any]:
+    return {
+        "loan_id": loan_id,
+        "as_of": state.as_of.isoformat(),
+        "status": state.status.value,
+        "principal_outstanding": _money(state.principal_outstanding),
+        "interest_outstanding": _money(state.interest_outstanding),
+        "interest_accrued_not_due": _money(state.interest_accrued_not_due),
+        "penalty_outstanding": _money(state.penalty_outstanding),
+        "fee_outstanding": _money(state.fee_outstanding),
+        "total_outstanding": _money(state.total_outstanding),
+        "days_past_due": state.days_past_due,
+        "bucket": state.bucket.value,
+        "class": state.loan_class.value,
+        "class_zh": state.loan_class.label_zh,
+    }
+
+
+@router.post("/loan-quotes")
+def loan_quote(body: dict[str, Any]) -> dict[str, Any]:
+    """Schedule and annualized rate (IRR method, PBoC 2021 No. 3) of a terms object."""
+    q = servicing.quote(body)
+    return {**schedule_json(q.schedule), "apr": apr_json(q.apr)}
+
+
+@router.post("/loans", status_code=201)
+def book(body: BookIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep) -> dict[str, Any]:
+    loan_id = servicing.book_loan(
+        ctx,
+        principal,
+        body.terms,
+        product_code=body.product_code,
+        customer_id=body.customer_id,
+        request_id=rid,
+    )
+    return loan(loan_id, ctx, principal)
+
+
+@router.get("/loans/{loan_id}")
+def loan(loan_id: int, ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
+    view = servicing.view_loan(ctx, principal, loan_id)
+    txns = [
+        {
+            "id": t.id,
+            "type": t.type.value,
+            "value_date": t.value_date.isoformat(),
+            "amount": _money(t.amount),
+            "principal": _money(t.allocation.principal),
+            "interest": _money(t.allocation.interest),
+            "penalty": _money(t.allocation.penalty),
+            "fee": _money(t.allocation.fee),
+            "reversed": t.reversed,
+            "version": t.version,
+        }
+        for t in view.loan.transactions
+        if not t.is_accrual
+    ]
+    return {
+        **state_json(loan_id, view.state),
+        "product_code": view.product_code,
+        "schedule": schedule_json(view.loan.schedule),
+        "transactions": txns,
+        "ledger": {a.code: _money(v) for a, v in sorted(view.gl.items())},
+    }
+
+
+@router.post("/loans/{loan_id}/disbursement")
+def disburse(
+    loan_id: int, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return state_json(loan_id, servicing.disburse(ctx, principal, loan_id, request_id=rid))
+
+
+@router.post("/loans/{loan_id}/repayments")
+def repay(
+    loan_id: int, body: AmountIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return state_json(
+        loan_id, servicing.repay(ctx, principal, loan_id, body.amount, request_id=rid)
+    )
+
+
+@router.post("/loans/{loan_id}/prepayments")
+def prepay(
+    loan_id: int, body: PrepayIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return state_json(
+        loan_id, servicing.prepay(ctx, principal, loan_id, body.amount, body.mode, request_id=rid)
+    )
+
+
+@router.post("/loans/{loan_id}/transactions/{transaction_id}/reversal")
+def reverse(
+    loan_id: int, transaction_id: int, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return state_json(
+        loan_id, servicing.reverse(ctx, principal, loan_id, transaction_id, request_id=rid)
+    )
+
+
+@router.get("/ledger/trial-balance")
+def trial_balance(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
+    rows = servicing.trial_balance(ctx, principal)
+    debit = sum(d for _, d, _ in rows)
+    credit = sum(c for _, _, c in rows)
+    return {
+        "accounts": [
+            {
+                "code": a.code,
+                "name": a.label_en,
+                "name_zh": a.label_zh,
+                "debit": _money(Decimal(d) / 100),
+                "credit": _money(Decimal(c) / 100),
+                "balance": _money(Decimal(d - c) / 100),
+            }
+            for a, d, c in rows
+        ],
+        "total_debit": _money(Decimal(debit) / 100),
+        "total_credit": _money(Decimal(credit) / 100),
+        "balanced": debit == credit,
+    }
+
+
+@router.get("/portfolio/classification")
+def portfolio(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
+    rows = servicing.portfolio_by_class(ctx, principal)
+    return {
+        "classes": [
+            {
+                "class": class_of_rank(r.class_code).value,
+                "class_zh": class_of_rank(r.class_code).label_zh,
+                "loans": r.loans,
+                "principal_outstanding": _money(Decimal(r.principal_minor) / 100),
+                "overdue_principal": _money(Decimal(r.overdue_minor) / 100),
+            }
+            for r in rows
+        ]
+    }

@@ -1,0 +1,311 @@
+"""Loan servicing use cases: book, disburse, repay, prepay, reverse, and the loan's view
+(R-10.2e,f, R-10.3 drawdown and repayment, R-A5.3).
+
+Every command loads the ``Loan`` aggregate, applies one domain command dated on the platform
+business date, stores the transactions it created or re-split, posts its journal entries and
+refreshes the loan's end-of-day position — in one unit of work, audited.
+
+End of day accrues every open loan in bulk and posts those accruals provisionally. The loan's
+own replay is the authority: after each command the loan's general-ledger balances are
+**trued up** to the replay's journal (``_true_up``), so the GL of a loan always equals its
+domain journal after any money movement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from puhui.domain.errors import ValidationError
+from puhui.domain.identity import Permission, Principal
+from puhui.domain.lending.apr import AnnualizedRate, check_rate_ceiling, schedule_annualized_rate
+from puhui.domain.lending.ledger import Account, JournalEntry, Posting, TrialBalance
+from puhui.domain.lending.loan import Loan, LoanChange
+from puhui.domain.lending.schedule import generate_schedule
+from puhui.domain.lending.terms import LoanTerms, Schedule
+from puhui.domain.lending.transactions import LoanState, LoanStatus, PrepaymentMode
+from puhui.services.audit import audited
+from puhui.services.platform import business_date
+from puhui.services.ports import ServiceContext, UnitOfWork
+
+RATE_CEILING = Decimal("0.24")  # configurable comprehensive-cost ceiling (REFERENCE §1 [U])
+
+
+def parse_amount(value: str | int | None, field: str = "amount") -> Decimal:
+    if value is None or isinstance(value, bool | float):
+        raise ValidationError(
+            f'{field} must be a decimal string such as "1000.00"',
+            code="loan.invalid_amount",
+            details={"field": field},
+        )
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError(
+            f"{field} is not a number", code="loan.invalid_amount", details={"field": field}
+        ) from None
+    if not amount.is_finite():
+        raise ValidationError(f"{field} is not a number", code="loan.invalid_amount")
+    return amount
+
+
+@dataclass(frozen=True)
+class Quote:
+    schedule: Schedule
+    apr: AnnualizedRate
+
+
+def quote(terms_data: Mapping[str, Any], *, ceiling: Decimal = RATE_CEILING) -> Quote:
+    """Schedule and annualized rate of a terms file; refuses a cost above the ceiling."""
+    terms = LoanTerms.from_mapping(terms_data)
+    schedule = generate_schedule(terms)
+    apr = schedule_annualized_rate(schedule)
+    verdict = check_rate_ceiling(apr, ceiling)
+    if verdict.breaches:
+        raise ValidationError(
+            f"the annualized rate {apr.nominal_apr:.4%} is above the ceiling {ceiling:.2%}",
+            code="loan.rate_above_ceiling",
+            details={
+                "apr": str(apr.nominal_apr.quantize(Decimal("0.000001"))),
+                "ceiling": str(ceiling),
+            },
+        )
+    return Quote(schedule, apr)
+
+
+def book_loan(
+    ctx: ServiceContext,
+    actor: Principal,
+    terms_data: Mapping[str, Any],
+    *,
+    product_code: str = "STANDARD",
+    customer_id: int | None = None,
+    request_id: str | None = None,
+) -> int:
+    """Book an approved loan from its terms: the contract schedule is fixed here."""
+    q = quote(terms_data)
+
+    def body(uow: UnitOfWork) -> tuple[int, str, dict[str, Any]]:
+        actor.require(Permission.LOANS_SERVICE)
+        if customer_id is not None:
+            uow.customers.get(customer_id)
+        loan_id: int = uow.loans.add(
+            q.schedule, product_code=product_code, customer_id=customer_id, now=ctx.clock()
+        )
+        return (
+            loan_id,
+            f"loan:{loan_id}",
+            {
+                "principal": str(q.schedule.terms.principal),
+                "apr": str(q.apr.nominal_apr.quantize(Decimal("0.000001"))),
+            },
+        )
+
+    return audited(ctx, actor=actor, action="loans.book", request_id=request_id, body=body)
+
+
+def _true_up(uow: UnitOfWork, loan_id: int, loan: Loan, on: date) -> int:
+    """Post the difference between the loan's GL and its replayed journal, if any."""
+    truth = TrialBalance.of(loan.current_journal())
+    posted: dict[Account, Decimal] = uow.loans.gl_balances(loan_id)
+    diffs = {a: truth.balance(a) - posted.get(a, Decimal(0)) for a in Account}
+    debit: list[tuple[Account, Decimal]] = [(a, d) for a, d in diffs.items() if d > 0]
+    credit: list[tuple[Account, Decimal]] = [(a, -d) for a, d in diffs.items() if d < 0]
+    postings = []
+    while debit and credit:
+        (dr, dr_left), (cr, cr_left) = debit[0], credit[0]
+        amount = min(dr_left, cr_left)
+        postings.append(Posting(dr, cr, amount))
+        debit[0], credit[0] = (dr, dr_left - amount), (cr, cr_left - amount)
+        if debit[0][1] == 0:
+            debit.pop(0)
+        if credit[0][1] == 0:
+            credit.pop(0)
+    if not postings:
+        return 0
+    entry = JournalEntry(
+        f"trueup:{loan_id}:{on.isoformat()}:{len(postings)}",
+        loan.ref,
+        on,
+        tuple(postings),
+        "true-up of provisional end-of-day accruals",
+    )
+    return int(uow.loans.post(loan_id, [entry]))
+
+
+def _command(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    action: str,
+    apply: Callable[[Loan, date], LoanChange],
+    request_id: str | None,
+    details: Mapping[str, Any] | None = None,
+) -> LoanState:
+    def body(uow: UnitOfWork) -> tuple[LoanState, str, dict[str, Any]]:
+        actor.require(Permission.LOANS_SERVICE)
+        loan: Loan = uow.loans.get(loan_id, for_update=True)
+        on = business_date(uow, clock=ctx.clock())
+        change = apply(loan, on)
+        now = ctx.clock()
+        uow.loans.save_transactions(loan_id, change.transactions, now=now)
+        uow.loans.post(loan_id, change.journal)
+        trued = _true_up(uow, loan_id, change.loan, on)
+        state = change.loan.state(on)
+        disbursed = next(
+            (
+                t.value_date
+                for t in change.loan.transactions
+                if t.type.value == "disbursement" and not t.reversed
+            ),
+            None,
+        )
+        uow.loans.set_status(loan_id, state.status, disbursed_on=disbursed)
+        if disbursed is not None:
+            uow.loans.write_position(loan_id, change.loan, state)
+        return (
+            state,
+            f"loan:{loan_id}",
+            {
+                **(details or {}),
+                "on": on.isoformat(),
+                "status": state.status.value,
+                "transactions": [t.id for t in change.transactions],
+                "true_up_postings": trued,
+            },
+        )
+
+    return audited(ctx, actor=actor, action=action, request_id=request_id, body=body)
+
+
+def disburse(
+    ctx: ServiceContext, actor: Principal, loan_id: int, *, request_id: str | None = None
+) -> LoanState:
+    """放款: on the contract's disbursement date, which may not be after the business date."""
+
+    def apply(loan: Loan, on: date) -> LoanChange:
+        if loan.terms.disbursement_date > on:
+            raise ValidationError(
+                "the disbursement date is after the business date",
+                code="loan.disbursement_in_future",
+            )
+        return loan.disburse(loan.terms.disbursement_date)
+
+    return _command(ctx, actor, loan_id, "loans.disburse", apply, request_id)
+
+
+def repay(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    amount: str | int,
+    *,
+    request_id: str | None = None,
+) -> LoanState:
+    value = parse_amount(amount)
+    return _command(
+        ctx,
+        actor,
+        loan_id,
+        "loans.repay",
+        lambda loan, on: loan.repay(value, on),
+        request_id,
+        {"amount": str(value)},
+    )
+
+
+def prepay(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    amount: str | int | None,
+    mode: str = "reduce_term",
+    *,
+    request_id: str | None = None,
+) -> LoanState:
+    value = None if amount is None else parse_amount(amount)
+    try:
+        how = PrepaymentMode(mode)
+    except ValueError:
+        raise ValidationError(
+            "mode is reduce_term or reduce_installment", code="loan.invalid_prepayment_mode"
+        ) from None
+    return _command(
+        ctx,
+        actor,
+        loan_id,
+        "loans.prepay",
+        lambda loan, on: loan.prepay(value, on, how),
+        request_id,
+        {"amount": "full" if value is None else str(value), "mode": how.value},
+    )
+
+
+def reverse(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    transaction: int,
+    *,
+    request_id: str | None = None,
+) -> LoanState:
+    return _command(
+        ctx,
+        actor,
+        loan_id,
+        "loans.reverse",
+        lambda loan, on: loan.reverse(transaction, on),
+        request_id,
+        {"transaction": transaction},
+    )
+
+
+@dataclass(frozen=True)
+class LoanView:
+    loan: Loan
+    state: LoanState
+    product_code: str
+    gl: dict[Account, Decimal]
+
+
+def view_loan(ctx: ServiceContext, actor: Principal, loan_id: int) -> LoanView:
+    actor.require(Permission.LOANS_READ)
+    with ctx.uow() as uow:
+        loan: Loan = uow.loans.get(loan_id)
+        on = business_date(uow, clock=ctx.clock())
+        as_of = max(on, loan.terms.disbursement_date)
+        return LoanView(
+            loan, loan.state(as_of), uow.loans.product_code(loan_id), uow.loans.gl_balances(loan_id)
+        )
+
+
+def trial_balance(ctx: ServiceContext, actor: Principal) -> list[tuple[Account, int, int]]:
+    actor.require(Permission.LOANS_READ)
+    by_code = {a.code: a for a in Account}
+    with ctx.uow() as uow:
+        return [
+            (by_code[r.account], r.debit_minor, r.credit_minor) for r in uow.ledger.trial_balance()
+        ]
+
+
+def portfolio_by_class(ctx: ServiceContext, actor: Principal) -> list[Any]:
+    actor.require(Permission.LOANS_READ)
+    with ctx.uow() as uow:
+        rows: list[Any] = uow.ledger.portfolio_by_class()
+        return rows
+
+
+__all__ = [
+    "LoanStatus",
+    "book_loan",
+    "disburse",
+    "prepay",
+    "quote",
+    "repay",
+    "reverse",
+    "trial_balance",
+    "view_loan",
+]
