@@ -77,6 +77,8 @@ def upgrade() -> None:
         sa.Column("principal_minor", sa.BigInteger(), nullable=False),
         sa.Column("interest_minor", sa.BigInteger(), nullable=False),
         sa.Column("fee_minor", sa.BigInteger(), nullable=False),
+        sa.Column("paid_principal_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("paid_interest_minor", sa.BigInteger(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["loan_id"], ["loans.id"], name=op.f("fk_loan_installments_loan_id_loans")
         ),
@@ -99,6 +101,7 @@ def upgrade() -> None:
         sa.Column("period_accrued", sa.BigInteger(), nullable=False),
         sa.Column("period_principal", sa.BigInteger(), nullable=False),
         sa.Column("period_paid_principal", sa.BigInteger(), nullable=False),
+        sa.Column("period_paid_interest", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("oldest_unpaid_due", sa.Integer(), nullable=False),
         sa.Column("penalty_rate_ppm", sa.Integer(), nullable=False),
         sa.Column("dpd", sa.Integer(), nullable=False),

@@ -93,3 +93,13 @@ def test_eod_cli_with_progress(platform: Platform) -> None:
     assert "120 loans" in result.output and "3 partitions" in result.output
     bad = CliRunner().invoke(cli, ["eod", "--date", "2026-13-01"], env=env)
     assert bad.exit_code == 2 and "eod.invalid_date" in bad.output
+
+
+def test_trial_balance_and_portfolio_cli(platform: Platform) -> None:
+    seed_portfolio(platform.engine, 200, D, overdue_share=0.3)
+    run_eod(platform.engine, D)
+    env = {"PUHUI_DATABASE_URL": platform.settings.database_url, "PUHUI_ENVIRONMENT": "test"}
+    tb = CliRunner().invoke(cli, ["ledger", "trial-balance"], env=env)
+    assert tb.exit_code == 0 and "balanced" in tb.output and "应收利息" in tb.output
+    pf = CliRunner().invoke(cli, ["ledger", "portfolio"], env=env)
+    assert pf.exit_code == 0 and "正常" in pf.output and "关注" in pf.output

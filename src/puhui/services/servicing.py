@@ -26,7 +26,12 @@ from puhui.domain.lending.ledger import Account, JournalEntry, Posting, TrialBal
 from puhui.domain.lending.loan import Loan, LoanChange
 from puhui.domain.lending.schedule import generate_schedule
 from puhui.domain.lending.terms import LoanTerms, Schedule
-from puhui.domain.lending.transactions import LoanState, LoanStatus, PrepaymentMode
+from puhui.domain.lending.transactions import (
+    LoanState,
+    LoanStatus,
+    LoanTransaction,
+    PrepaymentMode,
+)
 from puhui.services.audit import audited
 from puhui.services.platform import business_date
 from puhui.services.ports import ServiceContext, UnitOfWork
@@ -136,6 +141,14 @@ def _true_up(uow: UnitOfWork, loan_id: int, loan: Loan, on: date) -> int:
     return int(uow.loans.post(loan_id, [entry]))
 
 
+def _latest(txns: tuple[LoanTransaction, ...]) -> tuple[LoanTransaction, ...]:
+    """The last version of each transaction, in order of first appearance."""
+    latest: dict[int, LoanTransaction] = {}
+    for txn in txns:
+        latest[txn.id] = txn
+    return tuple(latest.values())
+
+
 def _command(
     ctx: ServiceContext,
     actor: Principal,
@@ -150,6 +163,15 @@ def _command(
         loan: Loan = uow.loans.get(loan_id, for_update=True)
         on = business_date(uow, clock=ctx.clock())
         change = apply(loan, on)
+        if change.loan.state(on).status in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
+            # accrue through today, so the loan's journal matches its position (which the
+            # end of day then continues from tomorrow)
+            accrued = change.loan.accrue(on)
+            change = LoanChange(
+                accrued.loan,
+                _latest(change.transactions + accrued.transactions),
+                change.journal + accrued.journal,
+            )
         now = ctx.clock()
         uow.loans.save_transactions(loan_id, change.transactions, now=now)
         uow.loans.post(loan_id, change.journal)

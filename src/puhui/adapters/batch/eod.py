@@ -23,7 +23,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from puhui.adapters.batch.vectorized import COLUMNS, Batch, NextPeriods, close_day
+from puhui.adapters.batch.vectorized import COLUMNS, Batch, NextPeriods, OverdueRows, close_day
 from puhui.adapters.db import tables as t
 from puhui.domain.errors import Conflict
 from puhui.domain.lending.eod import AgingPolicy
@@ -44,6 +44,7 @@ UPDATED = (
     "period_accrued",
     "period_principal",
     "period_paid_principal",
+    "period_paid_interest",
     "oldest_unpaid_due",
     "dpd",
     "class_code",
@@ -143,6 +144,38 @@ def _next_periods(conn: Connection, batch: Batch, fell_due: np.ndarray) -> NextP
         nxt.has_next[i], nxt.start[i], nxt.days[i] = 1, start, days
         nxt.due[i], nxt.interest[i], nxt.principal[i] = due, interest, principal
     return nxt
+
+
+def _overdue_rows(conn: Connection, batch: Batch, business_date: date) -> OverdueRows:
+    """Installments due by ``business_date`` with principal unpaid, for the loans that have
+    arrears or fall due today (the others have none by construction)."""
+    d = business_date.toordinal()
+    mask = (batch["oldest_unpaid_due"] > 0) | (batch["period_due"] == d)
+    ids = batch["loan_id"][mask]
+    if ids.size == 0:
+        return OverdueRows.none()
+    q = _placeholder(conn)
+    cur = _raw(conn).cursor()
+    rows: list[tuple[Any, ...]] = []
+    day = business_date.isoformat() if conn.dialect.name == "sqlite" else business_date
+    for chunk in np.array_split(ids, max(1, ids.size // 500)):
+        marks = ", ".join([q] * len(chunk))
+        cur.execute(
+            f"SELECT loan_id, due_date, principal_minor - paid_principal_minor "
+            f"FROM loan_installments WHERE loan_id IN ({marks}) AND due_date <= {q} "
+            f"AND principal_minor > paid_principal_minor",
+            [*(int(x) for x in chunk), day],
+        )
+        rows.extend(cur.fetchall())
+    cur.close()
+    if not rows:
+        return OverdueRows.none()
+    loan_ids = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    return OverdueRows(
+        row=np.searchsorted(batch["loan_id"], loan_ids).astype(np.int64),
+        due=np.array([_as_date(r[1]).toordinal() for r in rows], dtype=np.int64),
+        unpaid_principal=np.array([int(r[2]) for r in rows], dtype=np.int64),
+    )
 
 
 def _as_date(value: Any) -> date:
@@ -276,7 +309,10 @@ def run_eod(
             if n:
                 fell_due = batch["period_due"] == business_date.toordinal()
                 nxt = _next_periods(conn, batch, fell_due)
-                interest, penalty, _ = close_day(batch, business_date.toordinal(), policy, nxt)
+                overdue = _overdue_rows(conn, batch, business_date)
+                interest, penalty, _ = close_day(
+                    batch, business_date.toordinal(), policy, nxt, overdue
+                )
                 _write(conn, batch, fell_due & (nxt.has_next != 0), business_date)
                 _post(conn, batch, interest, penalty, business_date)
                 summary.interest_minor += int(interest.sum())

@@ -56,7 +56,9 @@ def seed_portfolio(
         elapsed = rng.integers(0, 11, m)  # whole periods already paid
         due_day = rng.integers(1, 29, m)
         overdue = rng.random(m) < overdue_share
-        loans, installments, positions = [], [], []
+        loans: list[tuple[Any, ...]] = []
+        installments: list[tuple[Any, ...]] = []
+        positions: list[tuple[Any, ...]] = []
         for i in range(m):
             loan_id = int(ids[i])
             p = int(principal[i])
@@ -67,30 +69,42 @@ def seed_portfolio(
             dues = [add_months(first_due, k) for k in range(12)]
             base = p // 12
             balance = p
-            sched = []
+            sched: list[list[Any]] = []
             prev = start
             for k, due in enumerate(dues):
                 part = base if k < 11 else p - base * 11
                 days = (due - prev).days
                 interest = (balance * rate * days * 2 + 360 * 10_000) // (2 * 360 * 10_000)
                 sched.append(
-                    (loan_id, k + 1, prev.isoformat(), due.isoformat(), days, part, interest, 0)
+                    [
+                        loan_id,
+                        k + 1,
+                        prev.isoformat(),
+                        due.isoformat(),
+                        days,
+                        part,
+                        interest,
+                        0,
+                        0,
+                        0,
+                    ]
                 )
                 balance -= part
                 prev = due
-            installments.extend(sched)
             # current period: the first installment whose due date is on or after business_date
             cur = next(
                 (k for k, row in enumerate(sched) if date.fromisoformat(row[3]) >= business_date),
                 11,
             )
-            paid_principal = sum(row[5] for row in sched[:cur])
+            for row in sched[:cur]:  # earlier installments were paid on time ...
+                row[8], row[9] = row[5], row[6]
             overdue_p = 0
             oldest = 0
-            if overdue[i] and cur > 0:
+            if overdue[i] and cur > 0:  # ... except, for some loans, the last one
                 overdue_p = sched[cur - 1][5]
-                paid_principal -= overdue_p
+                sched[cur - 1][8] = sched[cur - 1][9] = 0
                 oldest = date.fromisoformat(sched[cur - 1][3]).toordinal()
+            paid_principal = sum(row[8] for row in sched)
             row = sched[cur]
             frm, due = date.fromisoformat(row[2]), date.fromisoformat(row[3])
             elapsed_days = max(0, min(row[4], business_date.toordinal() - frm.toordinal()))
@@ -111,6 +125,7 @@ def seed_portfolio(
                     created,
                 )
             )
+            installments.extend(tuple(r) for r in sched)
             positions.append(
                 (
                     loan_id,
@@ -127,6 +142,7 @@ def seed_portfolio(
                     row[6],
                     accrued,
                     row[5],
+                    0,
                     0,
                     oldest,
                     rate * 150,
@@ -169,6 +185,8 @@ def seed_portfolio(
                     "principal_minor",
                     "interest_minor",
                     "fee_minor",
+                    "paid_principal_minor",
+                    "paid_interest_minor",
                 ),
                 installments,
             )
@@ -192,6 +210,7 @@ def seed_portfolio(
                     "period_accrued",
                     "period_principal",
                     "period_paid_principal",
+                    "period_paid_interest",
                     "oldest_unpaid_due",
                     "penalty_rate_ppm",
                     "dpd",

@@ -29,6 +29,7 @@ COLUMNS = (
     "period_accrued",
     "period_principal",
     "period_paid_principal",
+    "period_paid_interest",
     "oldest_unpaid_due",
     "penalty_rate_ppm",
     "dpd",
@@ -79,25 +80,45 @@ class NextPeriods:
         return cls(z, z.copy(), np.ones(n, dtype=np.int64), z.copy(), z.copy(), z.copy())
 
 
+@dataclass
+class OverdueRows:
+    """Overdue installments of a batch, flat: ``row`` indexes the batch, one entry each."""
+
+    row: I64
+    due: I64
+    unpaid_principal: I64
+
+    @classmethod
+    def none(cls) -> OverdueRows:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z.copy(), z.copy())
+
+
+def _penalty_through(unpaid: I64, ppm: I64, days: I64) -> I64:
+    raw = _round_half_up_div(unpaid * ppm * days, PENALTY_DAY_BASIS * PPM)
+    result: I64 = np.where((days > 0) & (unpaid > 0), raw, 0).astype(np.int64)
+    return result
+
+
 def close_day(
-    batch: Batch, business_ordinal: int, policy: AgingPolicy, nxt: NextPeriods | None = None
+    batch: Batch,
+    business_ordinal: int,
+    policy: AgingPolicy,
+    nxt: NextPeriods | None = None,
+    overdue: OverdueRows | None = None,
 ) -> tuple[I64, I64, I64]:
     """Apply end of day in place; returns (interest accrued, penalty accrued, fell_due mask)."""
     c = batch.cols
     nxt = nxt or NextPeriods.none(len(batch))
+    overdue = overdue or OverdueRows.none()
     d = np.int64(business_ordinal)
-    penalty = np.where(
-        c["overdue_principal"] > 0,
-        _round_half_up_div(c["overdue_principal"] * c["penalty_rate_ppm"], PENALTY_DAY_BASIS * PPM),
-        0,
-    ).astype(np.int64)
     fell_due = c["period_due"] == d
     unpaid = c["period_principal"] - c["period_paid_principal"]
+    unpaid_interest = c["period_interest"] - c["period_paid_interest"]
     becomes_overdue = fell_due & (unpaid > 0)
     c["overdue_principal"] = c["overdue_principal"] + np.where(becomes_overdue, unpaid, 0)
-    c["oldest_unpaid_due"] = np.where(
-        becomes_overdue & (c["oldest_unpaid_due"] == 0), c["period_due"], c["oldest_unpaid_due"]
-    )
+    starts_aging = fell_due & ((unpaid > 0) | (unpaid_interest > 0)) & (c["oldest_unpaid_due"] == 0)
+    c["oldest_unpaid_due"] = np.where(starts_aging, c["period_due"], c["oldest_unpaid_due"])
     roll = fell_due & (nxt.has_next != 0)
     for col, new in (
         ("period_start", nxt.start),
@@ -107,8 +128,16 @@ def close_day(
         ("period_principal", nxt.principal),
     ):
         c[col] = np.where(roll, new, c[col])
-    c["period_accrued"] = np.where(roll, 0, c["period_accrued"])
-    c["period_paid_principal"] = np.where(roll, 0, c["period_paid_principal"])
+    for col in ("period_accrued", "period_paid_principal", "period_paid_interest"):
+        c[col] = np.where(roll, 0, c[col])
+    penalty = np.zeros(len(batch), dtype=np.int64)
+    if overdue.row.size:
+        ppm = c["penalty_rate_ppm"][overdue.row]
+        days = d - overdue.due + 1
+        delta = _penalty_through(overdue.unpaid_principal, ppm, days) - _penalty_through(
+            overdue.unpaid_principal, ppm, days - 1
+        )
+        np.add.at(penalty, overdue.row, np.where(overdue.due <= d, delta, 0))
     elapsed = np.clip(d - c["period_start"] + 1, 0, c["period_days"])
     target = _round_half_up_div(c["period_interest"] * elapsed, c["period_days"])
     interest = np.maximum(target - c["period_accrued"], 0).astype(np.int64)

@@ -36,7 +36,9 @@ demo_app = typer.Typer(help="Demo data for development.", no_args_is_help=True)
 data_app = typer.Typer(help="Data export.", no_args_is_help=True)
 date_app = typer.Typer(help="The platform business date.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys for personal-data encryption.", no_args_is_help=True)
+ledger_app = typer.Typer(help="General ledger and portfolio reports.", no_args_is_help=True)
 for sub, name in (
+    (ledger_app, "ledger"),
     (db_app, "db"),
     (users_app, "users"),
     (audit_app, "audit"),
@@ -312,6 +314,52 @@ def eod(
     for rank, count in sorted(summary.by_class.items()):
         loan_class = class_of_rank(rank)
         typer.echo(f"  {loan_class.label_zh} {loan_class.label_en}: {count}")
+
+
+@ledger_app.command("trial-balance")
+@handles_errors
+def trial_balance() -> None:
+    """Debit and credit totals per account of every posting; checks that they balance."""
+    from puhui.services.servicing import trial_balance as tb
+
+    rows = tb(_platform().ctx, SYSTEM)
+    debit = credit = 0
+    for account, d, c in rows:
+        typer.echo(
+            f"{account.code}  {account.label_zh:<14} {d / 100:>18,.2f} {c / 100:>18,.2f} "
+            f"{(d - c) / 100:>18,.2f}"
+        )
+        debit, credit = debit + d, credit + c
+    typer.echo(
+        f"{'total':<22} {debit / 100:>18,.2f} {credit / 100:>18,.2f}  "
+        f"{'balanced' if debit == credit else 'NOT BALANCED'}"
+    )
+    if debit != credit:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("portfolio")
+@handles_errors
+def portfolio() -> None:
+    """Open loans by five-category class (五级分类): count, principal, overdue principal."""
+    from puhui.domain.lending.eod import class_of_rank
+    from puhui.services.servicing import portfolio_by_class
+
+    for row in portfolio_by_class(_platform().ctx, SYSTEM):
+        loan_class = class_of_rank(row.class_code)
+        typer.echo(
+            f"{loan_class.label_zh} {loan_class.label_en:<16} {row.loans:>9} loans "
+            f"{row.principal_minor / 100:>18,.2f} {row.overdue_minor / 100:>16,.2f}"
+        )
+
+
+def _register_loan_commands() -> None:
+    from puhui.adapters.cli.loan import loan_app
+
+    app.add_typer(loan_app, name="loan")
+
+
+_register_loan_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -293,15 +293,26 @@ class LoanRepository:
             "period_days": max(1, (current.due_date - current.from_date).days),
             "period_due": current.due_date.toordinal(),
             "period_interest": to_minor(current.interest),
-            "period_accrued": to_minor(current.accrued_interest),
+            "period_accrued": to_minor(max(current.accrued_interest, current.paid.interest)),
             "period_principal": to_minor(current.principal),
             "period_paid_principal": to_minor(current.paid.principal),
+            "period_paid_interest": to_minor(current.paid.interest),
             "oldest_unpaid_due": oldest.toordinal() if oldest else 0,
             "penalty_rate_ppm": int((rate * 1_000_000).to_integral_value()),
             "dpd": state.days_past_due,
             "class_code": state.loan_class.rank,
             "bucket": list(type(state.bucket)).index(state.bucket),
         }
+        li = t.loan_installments
+        for i in regular:
+            self.conn.execute(
+                sa.update(li)
+                .where(li.c.loan_id == loan_id, li.c.n == i.n)
+                .values(
+                    paid_principal_minor=to_minor(i.paid.principal),
+                    paid_interest_minor=to_minor(i.paid.interest),
+                )
+            )
         updated = self.conn.execute(
             sa.update(t.loan_positions)
             .where(t.loan_positions.c.loan_id == loan_id)

@@ -228,6 +228,8 @@ loan_installments = sa.Table(
     sa.Column("principal_minor", Minor, nullable=False),
     sa.Column("interest_minor", Minor, nullable=False),
     sa.Column("fee_minor", Minor, nullable=False),
+    sa.Column("paid_principal_minor", Minor, nullable=False, server_default="0"),
+    sa.Column("paid_interest_minor", Minor, nullable=False, server_default="0"),
 )
 
 loan_positions = sa.Table(
@@ -248,6 +250,7 @@ loan_positions = sa.Table(
     sa.Column("period_accrued", Minor, nullable=False),
     sa.Column("period_principal", Minor, nullable=False),
     sa.Column("period_paid_principal", Minor, nullable=False),
+    sa.Column("period_paid_interest", Minor, nullable=False, server_default="0"),
     sa.Column("oldest_unpaid_due", sa.Integer, nullable=False),
     sa.Column("penalty_rate_ppm", sa.Integer, nullable=False),
     sa.Column("dpd", sa.Integer, nullable=False),

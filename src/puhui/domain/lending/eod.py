@@ -11,11 +11,14 @@ Rules, for the business date ``d`` being closed:
   ``period_interest``, interest accrued through day ``k`` (1-based) is
   ``round_half_up(period_interest * k / period_days)``; the day's accrual is the increase.
   Accrual therefore sums exactly to the scheduled interest on the due date.
-* **Penalty interest (罚息)** on overdue principal: ``round_half_up(overdue_principal *
-  penalty_rate / 360)`` per day, where ``penalty_rate = contract rate x (1 + uplift)`` is held in
-  parts per million (so 18 % is 180000).
+* **Penalty interest (罚息)** on each overdue installment's unpaid principal ``P``, from its due
+  date on: through day ``n`` (the due date is day 1) it is ``round_half_up(P * penalty_rate *
+  n / 360)``, rounded once per installment, exactly as the loan's replay computes it; the day's
+  accrual is the increase. ``penalty_rate = contract rate x (1 + uplift)`` is held in parts per
+  million (18 % is 180000).
 * **Due date**: at the end of a due date, the unpaid principal of that installment becomes
-  overdue; the oldest unpaid due date starts days-past-due counting.
+  overdue; if its principal or interest is unpaid, the oldest unpaid due date starts
+  days-past-due counting.
 * **Days past due** = ``d - oldest_unpaid_due`` (0 when nothing is overdue); bucket and
   five-category class follow from it.
 """
@@ -80,6 +83,7 @@ class Position:
     period_accrued: int
     period_principal: int
     period_paid_principal: int
+    period_paid_interest: int
     oldest_unpaid_due: int  # ordinal, 0 when nothing overdue
     penalty_rate_ppm: int
     dpd: int = 0
@@ -106,33 +110,55 @@ class DayResult:
     fell_due: bool  # an installment fell due today
 
 
+def penalty_through(unpaid_principal: int, penalty_rate_ppm: int, days: int) -> int:
+    """Penalty on one installment's unpaid principal for ``days`` days, rounded once."""
+    if days <= 0 or unpaid_principal <= 0:
+        return 0
+    return round_half_up_div(unpaid_principal * penalty_rate_ppm * days, PENALTY_DAY_BASIS * PPM)
+
+
+@dataclass(frozen=True)
+class OverdueInstallment:
+    """An installment whose due date has come with principal still unpaid."""
+
+    due: int  # ordinal
+    unpaid_principal: int
+
+
 def close_day(
-    pos: Position, business_date: date, policy: AgingPolicy, next_period: NextPeriod | None = None
+    pos: Position,
+    business_date: date,
+    policy: AgingPolicy,
+    next_period: NextPeriod | None = None,
+    overdue: tuple[OverdueInstallment, ...] = (),
 ) -> DayResult:
     """Close ``business_date`` for ``pos``; pure and exact.
 
-    Order: (1) penalty on what was already overdue; (2) if an installment falls due today, its
-    unpaid principal becomes overdue and the position rolls to ``next_period``; (3) the day's
-    interest accrues in the (possibly new) period; (4) days past due, bucket, class.
-    A period's accrual days are ``[start, due)``: the due date is the first day of the next one.
+    ``overdue`` lists the loan's installments due on or before ``business_date`` with principal
+    unpaid (including one falling due today). Order: (1) if an installment falls due today its
+    unpaid principal becomes overdue and the position rolls to ``next_period``; (2) penalty for
+    the day on every overdue installment; (3) the day's interest in the (possibly new) period;
+    (4) days past due, bucket, class. A period's accrual days are ``[start, due)``.
     """
     d = business_date.toordinal()
-    penalty = 0
-    if pos.overdue_principal > 0:
-        penalty = round_half_up_div(
-            pos.overdue_principal * pos.penalty_rate_ppm, PENALTY_DAY_BASIS * PPM
-        )
-    overdue = pos.overdue_principal
+    overdue_principal = pos.overdue_principal
     oldest = pos.oldest_unpaid_due
     fell_due = d == pos.period_due
     if fell_due:
         unpaid = pos.period_principal - pos.period_paid_principal
+        unpaid_interest = pos.period_interest - pos.period_paid_interest
         if unpaid > 0:
-            overdue += unpaid
-            if oldest == 0:
-                oldest = pos.period_due
+            overdue_principal += unpaid
+        if (unpaid > 0 or unpaid_interest > 0) and oldest == 0:
+            oldest = pos.period_due
         if next_period is not None:
             pos = roll_period(pos, next_period)
+    penalty = sum(
+        penalty_through(o.unpaid_principal, pos.penalty_rate_ppm, d - o.due + 1)
+        - penalty_through(o.unpaid_principal, pos.penalty_rate_ppm, d - o.due)
+        for o in overdue
+        if o.due <= d
+    )
     elapsed = min(max(d - pos.period_start + 1, 0), pos.period_days)
     target = round_half_up_div(pos.period_interest * elapsed, pos.period_days)
     interest = max(target - pos.period_accrued, 0)
@@ -142,7 +168,7 @@ def close_day(
         interest_receivable=pos.interest_receivable + interest,
         penalty_receivable=pos.penalty_receivable + penalty,
         period_accrued=pos.period_accrued + interest,
-        overdue_principal=overdue,
+        overdue_principal=overdue_principal,
         oldest_unpaid_due=oldest,
         dpd=dpd,
         class_code=policy.classify(dpd),
@@ -162,4 +188,5 @@ def roll_period(pos: Position, nxt: NextPeriod) -> Position:
         period_accrued=0,
         period_principal=nxt.principal,
         period_paid_principal=0,
+        period_paid_interest=0,
     )
