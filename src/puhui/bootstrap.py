@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from puhui.adapters.crypto.fieldcrypt import FieldCipher, Keyring
 from puhui.adapters.db.engine import make_engine
 from puhui.adapters.db.uow import SqlUnitOfWork
+from puhui.adapters.products import load_catalogue
 from puhui.adapters.providers.sms import SandboxSmsProvider
 from puhui.adapters.security.passwords import Argon2PasswordHasher, HmacSecretHasher
 from puhui.domain.audit import HashAlgorithm
@@ -51,6 +52,7 @@ def build_platform(settings: Settings, *, engine: Engine | None = None) -> Platf
         sms=sms,
         secrets=HmacSecretHasher(settings.secret_key.encode()),
         policies=policies,
+        products=load_catalogue(settings.products_file or None),
     )
     return Platform(
         settings=settings, engine=engine, keyring=keyring, cipher=cipher, ctx=ctx, sms=sms

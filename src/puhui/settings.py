@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     otp_minutes: int = 5
     otp_max_attempts: int = 5
 
+    products_file: str = ""  # JSON product catalogue; empty: the one shipped with Puhui
     sms_provider: Literal["sandbox"] = "sandbox"
     sms_log_path: str = Field(default_factory=lambda: str(ROOT / "var" / "sms-sandbox.log"))
     log_level: str = "INFO"

@@ -80,7 +80,9 @@ def test_batch_positions_equal_the_replay(platform: Platform, seed: int) -> None
     set_business_date(platform.ctx, SYSTEM, start, allow_backwards=True)
     loan_ids = []
     for _ in range(8):
-        loan_id = servicing.book_loan(platform.ctx, SYSTEM, random_terms(rng, start))
+        loan_id = servicing.book_loan(
+            platform.ctx, SYSTEM, random_terms(rng, start), product_code="MICRO-BIZ"
+        )
         servicing.disburse(platform.ctx, SYSTEM, loan_id)
         loan_ids.append(loan_id)
     day = start + timedelta(days=1)

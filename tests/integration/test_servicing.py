@@ -4,6 +4,7 @@ the general ledger balances and equals each loan's replayed journal (R-10.2e,f, 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -50,7 +51,9 @@ def assert_gl_equals_replay(platform: Platform, loan_id: int) -> None:
 def test_book_disburse_repay_and_close(
     platform: Platform, client: TestClient, officer: dict[str, str]
 ) -> None:
-    r = client.post("/api/v1/loans", headers=officer, json={"terms": TERMS})
+    r = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": TERMS, "product_code": "MICRO-BIZ"}
+    )
     assert r.status_code == 201, r.text
     loan = r.json()
     loan_id = loan["loan_id"]
@@ -80,7 +83,9 @@ def test_book_disburse_repay_and_close(
 def test_reversal_replays_later_transactions(
     platform: Platform, client: TestClient, officer: dict[str, str]
 ) -> None:
-    loan_id = client.post("/api/v1/loans", headers=officer, json={"terms": TERMS}).json()["loan_id"]
+    loan_id = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": TERMS, "product_code": "MICRO-BIZ"}
+    ).json()["loan_id"]
     client.post(f"/api/v1/loans/{loan_id}/disbursement", headers=officer).raise_for_status()
     on(platform, "2026-02-15")
     view = client.get(f"/api/v1/loans/{loan_id}", headers=officer).json()
@@ -112,7 +117,9 @@ BAD = [
 def test_bad_repayments_change_nothing(
     platform: Platform, client: TestClient, officer: dict[str, str], body: dict, code: str
 ) -> None:
-    loan_id = client.post("/api/v1/loans", headers=officer, json={"terms": TERMS}).json()["loan_id"]
+    loan_id = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": TERMS, "product_code": "MICRO-BIZ"}
+    ).json()["loan_id"]
     client.post(f"/api/v1/loans/{loan_id}/disbursement", headers=officer).raise_for_status()
     before = table_counts(platform)
     r = client.post(f"/api/v1/loans/{loan_id}/repayments", headers=officer, json=body)
@@ -127,15 +134,19 @@ def test_bad_terms_and_closed_loans(
     for terms, code in (
         ({**TERMS, "principal": "0"}, "terms.non_positive_principal"),
         ({**TERMS, "repayments": 0}, "terms.invalid_repayments"),
-        ({**TERMS, "annual_rate": "0.36"}, "loan.rate_above_ceiling"),
+        ({**TERMS, "annual_rate": "0.36"}, "product.rate_out_of_range"),
         ({**TERMS, "principal": 12000.5}, "terms.invalid_number"),
         ({**TERMS, "colour": "red"}, "terms.unknown_field"),
         ({**TERMS, "first_repayment_date": "2026-01-01"}, "terms.date_before_disbursement"),
     ):
-        r = client.post("/api/v1/loans", headers=officer, json={"terms": terms})
+        r = client.post(
+            "/api/v1/loans", headers=officer, json={"terms": terms, "product_code": "MICRO-BIZ"}
+        )
         assert r.status_code == 422 and r.json()["code"] == code, (code, r.text)
     assert table_counts(platform) == before
-    loan_id = client.post("/api/v1/loans", headers=officer, json={"terms": TERMS}).json()["loan_id"]
+    loan_id = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": TERMS, "product_code": "MICRO-BIZ"}
+    ).json()["loan_id"]
     r = client.post(f"/api/v1/loans/{loan_id}/repayments", headers=officer, json={"amount": "10"})
     assert r.status_code in (409, 422)
     client.post(f"/api/v1/loans/{loan_id}/disbursement", headers=officer).raise_for_status()
@@ -151,7 +162,9 @@ def test_eod_then_repayment_trues_up_the_ledger(
 ) -> None:
     from puhui.adapters.batch.eod import run_eod
 
-    loan_id = client.post("/api/v1/loans", headers=officer, json={"terms": TERMS}).json()["loan_id"]
+    loan_id = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": TERMS, "product_code": "MICRO-BIZ"}
+    ).json()["loan_id"]
     client.post(f"/api/v1/loans/{loan_id}/disbursement", headers=officer).raise_for_status()
     for day in range(15, 32):
         run_eod(platform.engine, date(2026, 1, day))
@@ -178,5 +191,54 @@ def test_quote_shows_the_irr_rate(client: TestClient) -> None:
     )
     assert r.status_code == 200, r.text
     apr = r.json()["apr"]
-    assert apr["label"] and apr["simple_label"]
-    assert abs(float(apr["annualized_rate_irr"]) - 0.1280) < 0.002
+    assert apr["label_en"] and apr["simple_label_en"] and apr["ceiling"]["status"] == "ok"
+    assert abs(Decimal(apr["nominal_apr"]) - Decimal("0.1280")) < Decimal("0.002")
+
+
+def test_products_limit_what_can_be_booked(
+    platform: Platform, client: TestClient, officer: dict[str, str]
+) -> None:
+    products = {p["code"]: p for p in client.get("/api/v1/products").json()}
+    assert {"MICRO-BIZ", "INDIV-BIZ", "CONSUMER"} <= set(products)
+    assert products["CONSUMER"]["max_principal"] == "200000"
+    before = table_counts(platform)
+    for product, terms, code in (
+        ("CONSUMER", {**TERMS, "principal": "250000"}, "product.amount_out_of_range"),
+        (
+            "CONSUMER",
+            {**TERMS, "amortization": "equal_principal"},
+            "product.amortization_not_offered",
+        ),
+        (
+            "CONSUMER",
+            {**TERMS, "amortization": "bullet", "repayments": 13},
+            "product.bullet_too_long",
+        ),
+        ("INDIV-BIZ", {**TERMS, "repayments": 30}, "product.term_out_of_range"),
+        ("INDIV-BIZ", {**TERMS, "annual_rate": "0.02"}, "product.rate_out_of_range"),
+        ("NOPE", TERMS, "product.not_found"),
+    ):
+        r = client.post(
+            "/api/v1/loans", headers=officer, json={"terms": terms, "product_code": product}
+        )
+        assert r.json().get("code") == code, (product, code, r.text)
+        assert r.status_code in (404, 422)
+    # within the product's rate range, but fees push the annualized cost over the ceiling
+    costly = {
+        **TERMS,
+        "amortization": "equal_installments",
+        "annual_rate": "0.23",
+        "fees": [{"kind": "upfront", "rate": "0.03"}],
+    }
+    r = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": costly, "product_code": "CONSUMER"}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "loan.rate_above_ceiling", r.text
+    assert Decimal(r.json()["details"]["apr"]) > Decimal("0.24")
+    assert table_counts(platform) == before
+    r = client.post(
+        "/api/v1/loans",
+        headers=officer,
+        json={"terms": {**TERMS, "amortization": "equal_installments"}, "product_code": "CONSUMER"},
+    )
+    assert r.status_code == 201 and r.json()["product_code"] == "CONSUMER"

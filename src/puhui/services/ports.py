@@ -88,3 +88,4 @@ class ServiceContext:
     secrets: SecretHasher
     policies: Policies = field(default_factory=Policies)
     clock: Callable[[], datetime] = utc_now
+    products: dict[str, Any] = field(default_factory=dict)  # code -> LoanProduct

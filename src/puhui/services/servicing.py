@@ -19,11 +19,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from puhui.domain.errors import ValidationError
+from puhui.domain.errors import NotFound, ValidationError
 from puhui.domain.identity import Permission, Principal
+from puhui.domain.lending.allocation import ServicingPolicy
 from puhui.domain.lending.apr import AnnualizedRate, check_rate_ceiling, schedule_annualized_rate
 from puhui.domain.lending.ledger import Account, JournalEntry, Posting, TrialBalance
 from puhui.domain.lending.loan import Loan, LoanChange
+from puhui.domain.lending.products import LoanProduct
 from puhui.domain.lending.schedule import generate_schedule
 from puhui.domain.lending.terms import LoanTerms, Schedule
 from puhui.domain.lending.transactions import (
@@ -63,9 +65,29 @@ class Quote:
     apr: AnnualizedRate
 
 
-def quote(terms_data: Mapping[str, Any], *, ceiling: Decimal = RATE_CEILING) -> Quote:
-    """Schedule and annualized rate of a terms file; refuses a cost above the ceiling."""
+def product(ctx: ServiceContext, code: str) -> LoanProduct:
+    found: LoanProduct | None = ctx.products.get(code)
+    if found is None:
+        raise NotFound(
+            f"no product {code!r}",
+            code="product.not_found",
+            details={"known": sorted(ctx.products)},
+        )
+    return found
+
+
+def quote(
+    terms_data: Mapping[str, Any],
+    *,
+    ceiling: Decimal = RATE_CEILING,
+    loan_product: LoanProduct | None = None,
+) -> Quote:
+    """Schedule and annualized rate of a terms file; refuses a cost above the ceiling and,
+    given a product, terms outside it."""
     terms = LoanTerms.from_mapping(terms_data)
+    if loan_product is not None:
+        loan_product.check(terms)
+        ceiling = loan_product.rate_ceiling
     schedule = generate_schedule(terms)
     apr = schedule_annualized_rate(schedule)
     verdict = check_rate_ceiling(apr, ceiling)
@@ -86,12 +108,12 @@ def book_loan(
     actor: Principal,
     terms_data: Mapping[str, Any],
     *,
-    product_code: str = "STANDARD",
+    product_code: str,
     customer_id: int | None = None,
     request_id: str | None = None,
 ) -> int:
-    """Book an approved loan from its terms: the contract schedule is fixed here."""
-    q = quote(terms_data)
+    """Book an approved loan of a product from its terms: the contract schedule is fixed here."""
+    q = quote(terms_data, loan_product=product(ctx, product_code))
 
     def body(uow: UnitOfWork) -> tuple[int, str, dict[str, Any]]:
         actor.require(Permission.LOANS_SERVICE)
@@ -141,6 +163,12 @@ def _true_up(uow: UnitOfWork, loan_id: int, loan: Loan, on: date) -> int:
     return int(uow.loans.post(loan_id, [entry]))
 
 
+def _policy(ctx: ServiceContext, uow: UnitOfWork, loan_id: int) -> ServicingPolicy:
+    """The servicing policy of the loan's product (the default one for unknown products)."""
+    found = ctx.products.get(uow.loans.product_code(loan_id))
+    return found.servicing if found is not None else ServicingPolicy()
+
+
 def _latest(txns: tuple[LoanTransaction, ...]) -> tuple[LoanTransaction, ...]:
     """The last version of each transaction, in order of first appearance."""
     latest: dict[int, LoanTransaction] = {}
@@ -160,7 +188,7 @@ def _command(
 ) -> LoanState:
     def body(uow: UnitOfWork) -> tuple[LoanState, str, dict[str, Any]]:
         actor.require(Permission.LOANS_SERVICE)
-        loan: Loan = uow.loans.get(loan_id, for_update=True)
+        loan: Loan = uow.loans.get(loan_id, for_update=True, policy=_policy(ctx, uow, loan_id))
         on = business_date(uow, clock=ctx.clock())
         change = apply(loan, on)
         if change.loan.state(on).status in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
@@ -296,7 +324,7 @@ class LoanView:
 def view_loan(ctx: ServiceContext, actor: Principal, loan_id: int) -> LoanView:
     actor.require(Permission.LOANS_READ)
     with ctx.uow() as uow:
-        loan: Loan = uow.loans.get(loan_id)
+        loan: Loan = uow.loans.get(loan_id, policy=_policy(ctx, uow, loan_id))
         on = business_date(uow, clock=ctx.clock())
         as_of = max(on, loan.terms.disbursement_date)
         return LoanView(

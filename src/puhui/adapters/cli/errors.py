@@ -1,6 +1,6 @@
 """Error reporting for CLI commands that need no platform (no database, no settings).
 
-Same contract as ``main.handles_errors``: a ``DomainError`` prints one line,
+Every ``puhui`` command uses it: a ``DomainError`` prints one line,
 ``error [code]: message``, to stderr and exits with status 2. Kept apart from ``main.py`` so
 sub-apps such as ``loan`` can use it without importing the module that registers them.
 """
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 import typer
+from pydantic import ValidationError as PydanticValidationError
 
 from puhui.domain.errors import DomainError
 
@@ -39,6 +40,9 @@ def handles_errors(fn: F) -> F:
             raise fail(err.code, err.message) from None
         except (typer.Exit, typer.Abort, click.ClickException):
             raise
+        except PydanticValidationError as err:  # settings from the environment
+            reasons = "; ".join(str(e.get("msg", "")) for e in err.errors())
+            raise fail("settings.invalid", reasons) from None
         except Exception as err:  # one line, no traceback (PUHUI_DEBUG=1 shows it)
             if os.environ.get("PUHUI_DEBUG"):
                 raise

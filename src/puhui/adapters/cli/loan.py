@@ -16,17 +16,16 @@ from typing import Annotated, Any
 import typer
 
 from puhui.adapters.cli.errors import handles_errors
+from puhui.adapters.lending_documents import schedule_document
 from puhui.domain.errors import ValidationError
 from puhui.domain.lending.apr import (
     DEFAULT_LPR_MULTIPLE,
     DEFAULT_RATE_CEILING,
-    AnnualizedRate,
-    RateCeilingVerdict,
     check_rate_ceiling,
     schedule_annualized_rate,
 )
 from puhui.domain.lending.schedule import generate_schedule
-from puhui.domain.lending.terms import LoanTerms, Schedule
+from puhui.domain.lending.terms import LoanTerms
 
 __all__ = ["loan_app", "read_terms", "schedule_document"]
 
@@ -76,75 +75,6 @@ def read_terms(path: Path) -> LoanTerms:
             code="terms.malformed_json",
         ) from None
     return LoanTerms.from_mapping(data)
-
-
-def _money(value: Decimal) -> str:
-    return format(value, "f")
-
-
-def _rate(value: Decimal, places: int = 6) -> str:
-    return format(value.quantize(Decimal(1).scaleb(-places)), "f")
-
-
-def _percent(value: Decimal) -> str:
-    return f"{_rate(value * 100, 2)}%"
-
-
-def _apr_document(apr: AnnualizedRate, verdict: RateCeilingVerdict) -> dict[str, Any]:
-    return {
-        "method": apr.method,
-        "periods_per_year": _rate(apr.periods_per_year, 4),
-        "periodic_irr": _rate(apr.periodic_irr, 8),
-        "nominal_apr": _rate(apr.nominal_apr),
-        "nominal_apr_percent": _percent(apr.nominal_apr),
-        "effective_annual": _rate(apr.effective_annual),
-        "effective_annual_percent": _percent(apr.effective_annual),
-        "simple_rate": _rate(apr.simple_rate),
-        "simple_rate_percent": _percent(apr.simple_rate),
-        "total_cost": _money(apr.total_cost.quantize(Decimal("0.01"))),
-        "label_zh": apr.label_zh,
-        "label_en": apr.label_en,
-        "simple_label_zh": apr.simple_label_zh,
-        "simple_label_en": apr.simple_label_en,
-        "ceiling": {
-            "status": verdict.status.value,
-            "ceiling": _rate(verdict.ceiling),
-            "lpr_cap": None if verdict.lpr_cap is None else _rate(verdict.lpr_cap),
-            "message_zh": verdict.message_zh,
-            "message_en": verdict.message_en,
-        },
-    }
-
-
-def schedule_document(
-    schedule: Schedule, apr: AnnualizedRate, verdict: RateCeilingVerdict
-) -> dict[str, Any]:
-    """The JSON document ``loan schedule`` prints: periods, totals and annualized rates."""
-    periods = [
-        {
-            "n": p.n,
-            "due_date": p.due_date.isoformat(),
-            "days": p.days,
-            "principal": _money(p.principal),
-            "interest": _money(p.interest),
-            "fees": _money(p.fees),
-            "total": _money(p.total),
-            "balance_after": _money(p.balance_after),
-        }
-        for p in schedule.periods
-    ]
-    total = schedule.total_principal + schedule.total_interest + schedule.total_fees
-    return {
-        "periods": periods,
-        "totals": {
-            "principal": _money(schedule.total_principal),
-            "interest": _money(schedule.total_interest),
-            "fees": _money(schedule.total_fees),
-            "upfront_fees": _money(schedule.upfront_fees),
-            "total": _money(total),
-        },
-        "apr": _apr_document(apr, verdict),
-    }
 
 
 _COLUMNS = ("n", "due_date", "days", "principal", "interest", "fees", "total", "balance_after")

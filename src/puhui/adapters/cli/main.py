@@ -11,16 +11,14 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
-from pydantic import ValidationError as PydanticValidationError
 
+from puhui.adapters.cli.errors import handles_errors
 from puhui.bootstrap import Platform, build_platform
-from puhui.domain.errors import DomainError, ValidationError
+from puhui.domain.errors import ValidationError
 from puhui.domain.identity import SYSTEM
 from puhui.settings import Settings
 
@@ -50,31 +48,6 @@ for sub, name in (
     app.add_typer(sub, name=name)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(code: str, message: str) -> typer.Exit:
-    typer.echo(f"error [{code}]: {message}", err=True)
-    return typer.Exit(2)
-
-
-def handles_errors(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DomainError as err:
-            raise _fail(err.code, err.message) from None
-        except (typer.Exit, typer.Abort, click.ClickException):
-            raise
-        except PydanticValidationError as err:
-            reasons = "; ".join(str(e.get("msg", "")) for e in err.errors())
-            raise _fail("settings.invalid", reasons) from None
-        except Exception as err:  # settings and database errors: one line, no traceback
-            if os.environ.get("PUHUI_DEBUG"):
-                raise
-            raise _fail(type(err).__name__, str(err).splitlines()[0] if str(err) else "") from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _platform() -> Platform:

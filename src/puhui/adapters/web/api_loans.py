@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from puhui.adapters.lending_documents import money, schedule_document
 from puhui.adapters.web.deps import CtxDep, PrincipalDep, RequestIdDep
-from puhui.domain.lending.apr import AnnualizedRate
+from puhui.domain.lending.apr import AnnualizedRate, check_rate_ceiling, schedule_annualized_rate
 from puhui.domain.lending.eod import class_of_rank
 from puhui.domain.lending.terms import Schedule
 from puhui.domain.lending.transactions import LoanState
@@ -25,7 +26,7 @@ class Strict(BaseModel):
 
 class BookIn(Strict):
     terms: dict[str, Any]
-    product_code: StrictStr = Field(default="STANDARD", max_length=40)
+    product_code: StrictStr = Field(max_length=40)
     customer_id: StrictInt | None = None
 
 
@@ -39,44 +40,11 @@ class PrepayIn(Strict):
 
 
 def _money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
+    return money(value.quantize(Decimal("0.01")))
 
 
-def schedule_json(schedule: Schedule) -> dict[str, Any]:
-    return {
-        "periods": [
-            {
-                "n": p.n,
-                "due_date": p.due_date.isoformat(),
-                "days": p.days,
-                "principal": _money(p.principal),
-                "interest": _money(p.interest),
-                "fees": _money(p.fees),
-                "total": _money(p.total),
-                "balance_after": _money(p.balance_after),
-            }
-            for p in schedule.periods
-        ],
-        "totals": {
-            "principal": _money(schedule.total_principal),
-            "interest": _money(schedule.total_interest),
-            "fees": _money(schedule.total_fees),
-            "upfront_fees": _money(schedule.upfront_fees),
-        },
-    }
-
-
-def apr_json(apr: AnnualizedRate) -> dict[str, Any]:
-    return {
-        "annualized_rate_irr": str(apr.nominal_apr.quantize(Decimal("0.000001"))),
-        "label": apr.label_en,
-        "label_zh": apr.label_zh,
-        "effective_annual": str(apr.effective_annual.quantize(Decimal("0.000001"))),
-        "simple_rate": str(apr.simple_rate.quantize(Decimal("0.000001"))),
-        "simple_label": apr.simple_label_en,
-        "simple_label_zh": apr.simple_label_zh,
-        "total_cost": _money(apr.total_cost),
-    }
+def _document(schedule: Schedule, apr: AnnualizedRate) -> dict[str, Any]:
+    return schedule_document(schedule, apr, check_rate_ceiling(apr, servicing.RATE_CEILING))
 
 
 def state_json(loan_id: int, state: LoanState) -> dict[str, Any]:
@@ -97,11 +65,35 @@ def state_json(loan_id: int, state: LoanState) -> dict[str, Any]:
     }
 
 
+@router.get("/products")
+def products(ctx: CtxDep) -> list[dict[str, Any]]:
+    """The loan products on offer, with their limits (public: shown before applying)."""
+    return [
+        {
+            "code": p.code,
+            "name": p.name_en,
+            "name_zh": p.name_zh,
+            "segment": p.segment.value,
+            "currency": p.currency.code,
+            "min_principal": str(p.min_principal),
+            "max_principal": str(p.max_principal),
+            "min_repayments": p.min_repayments,
+            "max_repayments": p.max_repayments,
+            "amortizations": sorted(a.value for a in p.amortizations),
+            "min_rate": str(p.min_rate),
+            "max_rate": str(p.max_rate),
+            "rate_ceiling": str(p.rate_ceiling),
+            "penalty_uplift": str(p.servicing.penalty_uplift),
+        }
+        for p in ctx.products.values()
+    ]
+
+
 @router.post("/loan-quotes")
 def loan_quote(body: dict[str, Any]) -> dict[str, Any]:
     """Schedule and annualized rate (IRR method, PBoC 2021 No. 3) of a terms object."""
     q = servicing.quote(body)
-    return {**schedule_json(q.schedule), "apr": apr_json(q.apr)}
+    return _document(q.schedule, q.apr)
 
 
 @router.post("/loans", status_code=201)
@@ -139,7 +131,7 @@ def loan(loan_id: int, ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
     return {
         **state_json(loan_id, view.state),
         "product_code": view.product_code,
-        "schedule": schedule_json(view.loan.schedule),
+        "schedule": _document(view.loan.schedule, schedule_annualized_rate(view.loan.schedule)),
         "transactions": txns,
         "ledger": {a.code: _money(v) for a, v in sorted(view.gl.items())},
     }
