@@ -34,7 +34,13 @@ from puhui.adapters.batch.seed import seed_portfolio
 from puhui.adapters.db import tables as t
 from puhui.adapters.db.engine import make_engine, normalize_url
 from puhui.adapters.db.migrate import upgrade
-from puhui.domain.lending.eod import AgingPolicy, NextPeriod, Position, close_day
+from puhui.domain.lending.eod import (
+    AgingPolicy,
+    NextPeriod,
+    OverdueInstallment,
+    Position,
+    close_day,
+)
 
 D = date(2026, 11, 23)
 BASELINE_LOANS = 20_000
@@ -86,7 +92,23 @@ def per_loan_baseline(url: str) -> float:
                         n["interest_minor"],
                         n["principal_minor"],
                     )
-            result = close_day(pos, D, policy, nxt)
+            overdue: tuple[OverdueInstallment, ...] = ()
+            if pos.oldest_unpaid_due or pos.period_due == D.toordinal():
+                i = t.loan_installments
+                overdue = tuple(
+                    OverdueInstallment(r.due_date.toordinal(), r.unpaid)
+                    for r in conn.execute(
+                        sa.select(
+                            i.c.due_date,
+                            (i.c.principal_minor - i.c.paid_principal_minor).label("unpaid"),
+                        ).where(
+                            i.c.loan_id == loan_id,
+                            i.c.due_date <= D,
+                            i.c.principal_minor > i.c.paid_principal_minor,
+                        )
+                    )
+                )
+            result = close_day(pos, D, policy, nxt, overdue)
             new = result.position
             conn.execute(
                 sa.update(p)
