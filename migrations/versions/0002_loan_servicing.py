@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("product_code", sa.String(length=40), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("principal_minor", sa.BigInteger(), nullable=False),
+        sa.Column("upfront_fee_minor", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("annual_rate", sa.String(length=24), nullable=False),
         sa.Column("terms", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),

@@ -2,9 +2,8 @@
 
 Random loans are booked and disbursed through the services; business days are closed by
 ``run_eod``; on random days customers pay random amounts through the services. At checkpoints
-each loan's batch position (interest and penalty receivable, days past due, class) must equal
-``Loan.state`` replayed in Decimal, and the loan's general ledger must equal its replayed
-journal plus the end-of-day accruals since its last money movement.
+each loan's batch position (interest receivable, days past due, class; penalty receivable with
+the bound below) must equal ``Loan.state`` replayed in Decimal.
 
 One known, bounded difference: when an overdue installment has been *partly* repaid, the replay
 rounds its penalty once over the changing balance while the batch rounds from the new balance

@@ -242,3 +242,9 @@ def test_products_limit_what_can_be_booked(
         json={"terms": {**TERMS, "amortization": "equal_installments"}, "product_code": "CONSUMER"},
     )
     assert r.status_code == 201 and r.json()["product_code"] == "CONSUMER"
+    # a one-year consumer bullet loan is allowed (REFERENCE §2: at most one year)
+    one_year = {**TERMS, "amortization": "bullet", "repayments": 12}
+    r = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": one_year, "product_code": "CONSUMER"}
+    )
+    assert r.status_code == 201, r.text

@@ -2,7 +2,8 @@
 (R-10.2e,f, R-10.3 drawdown and repayment, R-A5.3).
 
 Every command loads the ``Loan`` aggregate, applies one domain command dated on the platform
-business date, stores the transactions it created or re-split, posts its journal entries and
+business date (a disbursement on the contract's disbursement date, never after the business
+date), stores the transactions it created or re-split, posts its journal entries and
 refreshes the loan's end-of-day position — in one unit of work, audited.
 
 End of day accrues every open loan in bulk and posts those accruals provisionally. The loan's
@@ -38,7 +39,9 @@ from puhui.services.audit import audited
 from puhui.services.platform import business_date
 from puhui.services.ports import ServiceContext, UnitOfWork
 
-RATE_CEILING = Decimal("0.24")  # configurable comprehensive-cost ceiling (REFERENCE §1 [U])
+# Comprehensive-cost ceiling for quotes made without a product; a product's own
+# ``rate_ceiling`` (products.json) applies to everything booked under it.
+RATE_CEILING = Decimal("0.24")
 
 
 def parse_amount(value: str | int | None, field: str = "amount") -> Decimal:

@@ -1,4 +1,4 @@
-"""Error reporting for CLI commands that need no platform (no database, no settings).
+"""Error reporting for every ``puhui`` command.
 
 Every ``puhui`` command uses it: a ``DomainError`` prints one line,
 ``error [code]: message``, to stderr and exits with status 2. Kept apart from ``main.py`` so

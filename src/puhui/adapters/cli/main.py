@@ -279,6 +279,23 @@ def eod(
         total = len(partitions(conn, partition_size))
     with typer.progressbar(length=max(total, 1), label=f"EOD {day}", file=sys.stderr) as bar:
         summary = run_eod(platform.engine, day, partition_size=partition_size, progress=bar.update)
+    from puhui.services.audit import record
+
+    with platform.ctx.uow() as uow:
+        record(
+            platform.ctx,
+            uow,
+            actor=SYSTEM,
+            action="eod.run",
+            target=f"business_date:{day}",
+            details={
+                "loans": summary.loans,
+                "partitions_run": summary.partitions_run,
+                "interest_minor": summary.interest_minor,
+                "penalty_minor": summary.penalty_minor,
+            },
+        )
+        uow.commit()
     typer.echo(
         f"EOD {day}: {summary.loans} loans in {summary.partitions_run} partitions "
         f"({summary.partitions_skipped} already done) in {summary.seconds:.1f}s; "

@@ -77,6 +77,7 @@ class LoanRepository:
                 customer_id=customer_id,
                 product_code=product_code,
                 currency=terms.currency.code,
+                upfront_fee_minor=to_minor(schedule.upfront_fees),
                 principal_minor=to_minor(terms.principal),
                 annual_rate=str(terms.annual_rate),
                 terms=json.dumps(terms_to_mapping(terms), sort_keys=True),
@@ -100,12 +101,6 @@ class LoanRepository:
             for p in schedule.periods
         ]
         self.conn.execute(sa.insert(t.loan_installments), rows)
-        if schedule.upfront_fees:
-            self.conn.execute(
-                sa.update(t.loans)
-                .where(t.loans.c.id == loan_id)
-                .values(terms=json.dumps({**terms_to_mapping(terms)}, sort_keys=True))
-            )
         return int(loan_id)
 
     def get(
@@ -144,10 +139,7 @@ class LoanRepository:
                     p.n, p.from_date, p.due_date, p.days, p.principal, p.interest, p.fees, balance
                 )
             )
-        upfront = sum(
-            (f.charge_on(terms.principal) for f in terms.fees if f.kind.value == "upfront"),
-            Decimal(0),
-        ).quantize(CENT)
+        upfront = from_minor(row["upfront_fee_minor"])
         schedule = Schedule(terms=terms, periods=tuple(fixed), upfront_fees=upfront)
         return Loan(
             id=loan_id,

@@ -209,6 +209,7 @@ loans = sa.Table(
     sa.Column("product_code", sa.String(40), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("principal_minor", Minor, nullable=False),
+    sa.Column("upfront_fee_minor", Minor, nullable=False, server_default="0"),
     sa.Column("annual_rate", sa.String(24), nullable=False),  # exact decimal text
     sa.Column("terms", sa.Text, nullable=False),  # the LoanTerms as JSON
     sa.Column("status", sa.String(20), nullable=False),

@@ -1,5 +1,5 @@
-"""Loan servicing endpoints under /api/v1: quote, book, disburse, repay, prepay, reverse, view,
-trial balance and portfolio by class. Amounts are decimal strings."""
+"""Loan servicing endpoints under /api/v1: products, quote, book, disburse, repay, prepay,
+reverse, view, trial balance and portfolio by class. Amounts are decimal strings."""
 
 from __future__ import annotations
 
@@ -43,8 +43,10 @@ def _money(value: Decimal) -> str:
     return money(value.quantize(Decimal("0.01")))
 
 
-def _document(schedule: Schedule, apr: AnnualizedRate) -> dict[str, Any]:
-    return schedule_document(schedule, apr, check_rate_ceiling(apr, servicing.RATE_CEILING))
+def _document(
+    schedule: Schedule, apr: AnnualizedRate, ceiling: Decimal = servicing.RATE_CEILING
+) -> dict[str, Any]:
+    return schedule_document(schedule, apr, check_rate_ceiling(apr, ceiling))
 
 
 def state_json(loan_id: int, state: LoanState) -> dict[str, Any]:
@@ -131,7 +133,13 @@ def loan(loan_id: int, ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
     return {
         **state_json(loan_id, view.state),
         "product_code": view.product_code,
-        "schedule": _document(view.loan.schedule, schedule_annualized_rate(view.loan.schedule)),
+        "schedule": _document(
+            view.loan.schedule,
+            schedule_annualized_rate(view.loan.schedule),
+            servicing.product(ctx, view.product_code).rate_ceiling
+            if view.product_code in ctx.products
+            else servicing.RATE_CEILING,
+        ),
         "transactions": txns,
         "ledger": {a.code: _money(v) for a, v in sorted(view.gl.items())},
     }

@@ -13,12 +13,15 @@ Rules, for the business date ``d`` being closed:
   Accrual therefore sums exactly to the scheduled interest on the due date.
 * **Penalty interest (罚息)** on each overdue installment's unpaid principal ``P``, from its due
   date on: through day ``n`` (the due date is day 1) it is ``round_half_up(P * penalty_rate *
-  n / 360)``, rounded once per installment, exactly as the loan's replay computes it; the day's
-  accrual is the increase. ``penalty_rate = contract rate x (1 + uplift)`` is held in parts per
+  n / 360)``, rounded once per installment, as the loan's replay computes it for an
+  installment whose unpaid principal has not changed since it fell due (a partly repaid
+  overdue installment may differ by at most 1 分 until its next money movement); the day's
+  accrual is the increase. The batch uses the 360-day basis and no compounding (复利).
+  ``penalty_rate = contract rate x (1 + uplift)`` is held in parts per
   million (18 % is 180000).
 * **Due date**: at the end of a due date, the unpaid principal of that installment becomes
   overdue; if its principal or interest is unpaid, the oldest unpaid due date starts
-  days-past-due counting.
+  days-past-due counting (fees are not considered by the batch; the replay counts them).
 * **Days past due** = ``d - oldest_unpaid_due`` (0 when nothing is overdue); bucket and
   five-category class follow from it.
 """

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from puhui.domain.calendar import add_months, is_leap
 from puhui.domain.errors import ValidationError
 from puhui.domain.lending.allocation import ServicingPolicy
 from puhui.domain.lending.terms import Amortization, Conventions, Frequency, LoanTerms
@@ -95,9 +97,17 @@ class LoanProduct:
                 "schedule_mismatch",
             )
         if self.max_bullet_days is not None and terms.amortization == Amortization.BULLET:
-            # approximate the term by the regular period length; months count 31 days at most
-            days = {Frequency.DAYS: 1, Frequency.WEEKS: 7, Frequency.MONTHS: 31}[terms.frequency]
-            if terms.repayments * terms.every * days > self.max_bullet_days + 6:
+            units = terms.repayments * terms.every
+            start = terms.schedule_start_date or terms.disbursement_date
+            if terms.frequency == Frequency.MONTHS:
+                end = add_months(start, units)
+            else:
+                end = start + timedelta(
+                    days=units * (7 if terms.frequency == Frequency.WEEKS else 1)
+                )
+            if (end - terms.disbursement_date).days > self.max_bullet_days + (
+                1 if is_leap(end.year) else 0
+            ):
                 raise bad(
                     f"a bullet loan of {self.code} lasts at most {self.max_bullet_days} days",
                     "bullet_too_long",
