@@ -26,6 +26,7 @@ class UnitOfWork(Protocol):
     state: Any
     loans: Any
     ledger: Any
+    credit_lines: Any
 
     def __enter__(self) -> UnitOfWork: ...
 

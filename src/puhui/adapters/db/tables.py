@@ -287,6 +287,7 @@ journal_postings = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
     sa.Column("entry_ref", sa.String(48), nullable=False, index=True),
     sa.Column("loan_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("credit_line_id", sa.BigInteger, nullable=True, index=True),
     sa.Column("value_date", sa.Date, nullable=False),
     sa.Column("debit_account", sa.String(12), nullable=False),
     sa.Column("credit_account", sa.String(12), nullable=False),
@@ -304,6 +305,39 @@ eod_runs = sa.Table(
     sa.Column("interest_minor", Minor, nullable=False),
     sa.Column("penalty_minor", Minor, nullable=False),
     sa.Column("finished_at", UtcDateTime, nullable=False),
+)
+
+
+# --- Revolving credit lines (随借随还, R-10.3) --------------------------------------------------
+
+credit_lines = sa.Table(
+    "credit_lines",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("limit_minor", Minor, nullable=False),
+    sa.Column("terms", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+credit_line_transactions = sa.Table(
+    "credit_line_transactions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "line_id", sa.BigInteger, sa.ForeignKey("credit_lines.id"), nullable=False, index=True
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(24), nullable=False),
+    sa.Column("value_date", sa.Date, nullable=False),
+    sa.Column("amount_minor", Minor, nullable=False),
+    sa.Column("reversed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("line_id", "seq", name="uq_credit_line_transactions_line_seq"),
 )
 
 BUSINESS_TABLES = [t.name for t in metadata.sorted_tables]

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from puhui.adapters.crypto.fieldcrypt import FieldCipher
 from puhui.adapters.db import repositories as r
+from puhui.adapters.db.credit_line_repository import CreditLineRepository
 from puhui.adapters.db.lending_repositories import LedgerReadModel
 from puhui.adapters.db.loan_repository import LoanRepository
 
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
         self.state = r.PlatformStateRepository(conn)
         self.loans = LoanRepository(conn)
         self.ledger = LedgerReadModel(conn)
+        self.credit_lines = CreditLineRepository(conn)
         return self
 
     def __exit__(

@@ -15,7 +15,7 @@ from puhui.domain.lending.apr import AnnualizedRate, check_rate_ceiling, schedul
 from puhui.domain.lending.eod import class_of_rank
 from puhui.domain.lending.terms import Schedule
 from puhui.domain.lending.transactions import LoanState
-from puhui.services import servicing
+from puhui.services import credit_lines, servicing
 
 router = APIRouter(prefix="/api/v1", tags=["loans"])
 
@@ -217,3 +217,98 @@ def portfolio(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
             for r in rows
         ]
     }
+
+
+# --- revolving credit lines (随借随还) ---------------------------------------------------------
+
+
+class LineIn(Strict):
+    terms: dict[str, Any]
+    customer_id: StrictInt | None = None
+
+
+def line_json(line_id: int, state: Any) -> dict[str, Any]:
+    return {
+        "credit_line_id": line_id,
+        "as_of": state.as_of.isoformat(),
+        "status": state.status.value,
+        "limit": _money(state.limit),
+        "available": _money(state.available),
+        "principal_outstanding": _money(state.principal_outstanding),
+        "interest_outstanding": _money(state.interest_outstanding),
+        "penalty_outstanding": _money(state.penalty_outstanding),
+        "total_owed": _money(state.total_owed),
+        "days_past_due": state.days_past_due,
+        "bucket": state.bucket.value,
+        "class": state.line_class.value,
+        "class_zh": state.line_class.label_zh,
+        "drawdowns": [
+            {
+                "id": d.id,
+                "drawn_on": d.drawn_on.isoformat(),
+                "due_on": d.due_on.isoformat(),
+                "amount": _money(d.amount),
+                "principal_outstanding": _money(d.principal_outstanding),
+                "days_past_due": d.days_past_due,
+            }
+            for d in state.drawdowns
+        ],
+    }
+
+
+@router.post("/credit-lines", status_code=201)
+def open_line(
+    body: LineIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    line_id = credit_lines.open_line(
+        ctx, principal, body.terms, customer_id=body.customer_id, request_id=rid
+    )
+    return get_line(line_id, ctx, principal)
+
+
+@router.get("/credit-lines/{line_id}")
+def get_line(line_id: int, ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
+    line, state, gl = credit_lines.view_line(ctx, principal, line_id)
+    txns = [
+        {
+            "id": t.id,
+            "type": t.type.value,
+            "value_date": t.value_date.isoformat(),
+            "amount": _money(t.amount),
+            "reversed": t.reversed,
+        }
+        for t in line.transactions
+        if not t.is_accrual
+    ]
+    return {
+        **line_json(line_id, state),
+        "transactions": txns,
+        "ledger": {code: _money(v) for code, v in sorted(gl.items())},
+    }
+
+
+@router.post("/credit-lines/{line_id}/drawdowns")
+def draw(
+    line_id: int, body: AmountIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return line_json(
+        line_id, credit_lines.draw(ctx, principal, line_id, body.amount, request_id=rid)
+    )
+
+
+@router.post("/credit-lines/{line_id}/repayments")
+def repay_line(
+    line_id: int, body: AmountIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return line_json(
+        line_id, credit_lines.repay(ctx, principal, line_id, body.amount, request_id=rid)
+    )
+
+
+@router.post("/credit-lines/{line_id}/transactions/{transaction_id}/reversal")
+def reverse_line(
+    line_id: int, transaction_id: int, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return line_json(
+        line_id, credit_lines.reverse(ctx, principal, line_id, transaction_id, request_id=rid)
+    )
