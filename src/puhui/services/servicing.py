@@ -344,6 +344,32 @@ def trial_balance(ctx: ServiceContext, actor: Principal) -> list[tuple[Account, 
         ]
 
 
+@dataclass(frozen=True)
+class ReconciliationRow:
+    account: Account
+    subledger_minor: int
+    gl_minor: int
+
+    @property
+    def difference_minor(self) -> int:
+        return self.subledger_minor - self.gl_minor
+
+
+def reconcile(ctx: ServiceContext, actor: Principal) -> list[ReconciliationRow]:
+    """Sub-ledger ↔ GL reconciliation of the loan book: the positions' principal, interest and
+    penalty receivable against the balances of those accounts in the general ledger."""
+    actor.require(Permission.LOANS_READ)
+    with ctx.uow() as uow:
+        sub = uow.ledger.subledger_totals()
+        gl = uow.ledger.loan_gl_balances()
+    pairs = (
+        ("principal", Account.PRINCIPAL_RECEIVABLE),
+        ("interest", Account.INTEREST_RECEIVABLE),
+        ("penalty", Account.PENALTY_RECEIVABLE),
+    )
+    return [ReconciliationRow(a, sub[k], gl.get(a.code, 0)) for k, a in pairs]
+
+
 def portfolio_by_class(ctx: ServiceContext, actor: Principal) -> list[Any]:
     actor.require(Permission.LOANS_READ)
     with ctx.uow() as uow:

@@ -328,6 +328,25 @@ def trial_balance() -> None:
         raise typer.Exit(1)
 
 
+@ledger_app.command("reconcile")
+@handles_errors
+def reconcile() -> None:
+    """Loan sub-ledger against the general ledger; exit 1 when they differ."""
+    from puhui.services.servicing import reconcile as run
+
+    rows = run(_platform().ctx, SYSTEM)
+    for r in rows:
+        typer.echo(
+            f"{r.account.code}  {r.account.label_zh:<10} sub-ledger "
+            f"{r.subledger_minor / 100:>18,.2f}  ledger {r.gl_minor / 100:>18,.2f}  "
+            f"difference {r.difference_minor / 100:>12,.2f}"
+        )
+    if any(r.difference_minor for r in rows):
+        typer.echo("NOT RECONCILED", err=True)
+        raise typer.Exit(1)
+    typer.echo("reconciled")
+
+
 @ledger_app.command("portfolio")
 @handles_errors
 def portfolio() -> None:
@@ -344,8 +363,10 @@ def portfolio() -> None:
 
 
 def _register_loan_commands() -> None:
+    from puhui.adapters.cli import servicing
     from puhui.adapters.cli.loan import loan_app
 
+    servicing.register(loan_app)
     app.add_typer(loan_app, name="loan")
 
 

@@ -67,6 +67,19 @@ class LedgerReadModel:
         ).one()
         return {"principal": int(row[0]), "interest": int(row[1]), "penalty": int(row[2])}
 
+    def loan_gl_balances(self) -> dict[str, int]:
+        """Debit-minus-credit balance per account of the postings of loans (not lines)."""
+        jp = t.journal_postings
+        out: dict[str, int] = {}
+        for side, sign in ((jp.c.debit_account, 1), (jp.c.credit_account, -1)):
+            for code, total in self.conn.execute(
+                sa.select(side, sa.func.sum(jp.c.amount_minor))
+                .where(jp.c.loan_id.is_not(None))
+                .group_by(side)
+            ).all():
+                out[code] = out.get(code, 0) + sign * int(total)
+        return out
+
     def portfolio_by_class(self) -> list[ClassRow]:
         p = t.loan_positions
         rows = self.conn.execute(

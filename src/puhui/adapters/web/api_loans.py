@@ -202,6 +202,26 @@ def trial_balance(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
+@router.get("/ledger/reconciliation")
+def reconciliation(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Loan sub-ledger (positions) against the general ledger, per receivable account."""
+    rows = servicing.reconcile(ctx, principal)
+    return {
+        "accounts": [
+            {
+                "code": r.account.code,
+                "name": r.account.label_en,
+                "name_zh": r.account.label_zh,
+                "subledger": _money(Decimal(r.subledger_minor) / 100),
+                "ledger": _money(Decimal(r.gl_minor) / 100),
+                "difference": _money(Decimal(r.difference_minor) / 100),
+            }
+            for r in rows
+        ],
+        "reconciled": all(r.difference_minor == 0 for r in rows),
+    }
+
+
 @router.get("/portfolio/classification")
 def portfolio(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
     rows = servicing.portfolio_by_class(ctx, principal)
