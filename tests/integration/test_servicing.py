@@ -248,3 +248,47 @@ def test_products_limit_what_can_be_booked(
         "/api/v1/loans", headers=officer, json={"terms": one_year, "product_code": "CONSUMER"}
     )
     assert r.status_code == 201, r.text
+
+
+def test_write_off_needs_a_checker_then_recovery(
+    platform: Platform, client: TestClient, officer: dict[str, str]
+) -> None:
+    loan_id = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": TERMS, "product_code": "MICRO-BIZ"}
+    ).json()["loan_id"]
+    client.post(f"/api/v1/loans/{loan_id}/disbursement", headers=officer).raise_for_status()
+    on(platform, "2026-09-01")
+    r = client.post(
+        f"/api/v1/loans/{loan_id}/write-off-requests",
+        headers=officer,
+        json={"reason": "debtor absconded; recovery efforts exhausted"},
+    )
+    assert r.status_code == 202, r.text
+    pending = r.json()["pending_action_id"]
+    assert client.get(f"/api/v1/loans/{loan_id}", headers=officer).json()["status"] == "overdue"
+    # the officer cannot check their own request, and lacks approvals.check anyway
+    assert (
+        client.post(f"/api/v1/approvals/{pending}/approve", headers=officer, json={}).status_code
+        == 403
+    )
+    make_user(platform, "zhao.reviewer", "reviewer")
+    r = client.post(
+        f"/api/v1/approvals/{pending}/approve",
+        headers=login(client, "zhao.reviewer"),
+        json={"reason": "ok"},
+    )
+    assert r.status_code == 200, r.text
+    view = client.get(f"/api/v1/loans/{loan_id}", headers=officer).json()
+    assert view["status"] == "written_off" and view["class"] == "loss"
+    assert view["ledger"].get("130301", "0.00") == "0.00"  # off the books
+    r = client.post(
+        f"/api/v1/loans/{loan_id}/recoveries", headers=officer, json={"amount": "500.00"}
+    )
+    assert r.status_code == 200, r.text
+    assert_gl_equals_replay(platform, loan_id)
+    r = client.post(
+        f"/api/v1/loans/{loan_id}/write-off-requests",
+        headers=officer,
+        json={"reason": "again please"},
+    )
+    assert r.status_code == 409

@@ -159,6 +159,10 @@ def _execute(ctx: ServiceContext, uow: UnitOfWork, action: PendingAction) -> str
             now=ctx.clock(),
         )
         return f"staff_user:{user.id}"
+    if action.action == "loans.write_off":
+        from puhui.services.servicing import execute_write_off
+
+        return execute_write_off(ctx, uow, action)
     raise DomainError(f"no executor for {action.action}", code="maker_checker.unknown_action")
 
 

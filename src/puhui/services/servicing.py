@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from puhui.domain.errors import NotFound, ValidationError
-from puhui.domain.identity import Permission, Principal
+from puhui.domain.identity import PendingAction, Permission, Principal
 from puhui.domain.lending.allocation import ServicingPolicy
 from puhui.domain.lending.apr import AnnualizedRate, check_rate_ceiling, schedule_annualized_rate
 from puhui.domain.lending.ledger import Account, JournalEntry, Posting, TrialBalance
@@ -180,6 +180,40 @@ def _latest(txns: tuple[LoanTransaction, ...]) -> tuple[LoanTransaction, ...]:
     return tuple(latest.values())
 
 
+def _apply(
+    ctx: ServiceContext, uow: UnitOfWork, loan_id: int, apply: Callable[[Loan, date], LoanChange]
+) -> tuple[LoanState, date, int, LoanChange]:
+    """Apply one domain command to a loan inside ``uow``: store, post, true up, reposition."""
+    loan: Loan = uow.loans.get(loan_id, for_update=True, policy=_policy(ctx, uow, loan_id))
+    on = business_date(uow, clock=ctx.clock())
+    change = apply(loan, on)
+    if change.loan.state(on).status in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
+        # accrue through today, so the loan's journal matches its position (which the end of
+        # day then continues from tomorrow)
+        accrued = change.loan.accrue(on)
+        change = LoanChange(
+            accrued.loan,
+            _latest(change.transactions + accrued.transactions),
+            change.journal + accrued.journal,
+        )
+    uow.loans.save_transactions(loan_id, change.transactions, now=ctx.clock())
+    uow.loans.post(loan_id, change.journal)
+    trued = _true_up(uow, loan_id, change.loan, on)
+    state = change.loan.state(on)
+    disbursed = next(
+        (
+            t.value_date
+            for t in change.loan.transactions
+            if t.type.value == "disbursement" and not t.reversed
+        ),
+        None,
+    )
+    uow.loans.set_status(loan_id, state.status, disbursed_on=disbursed)
+    if disbursed is not None:
+        uow.loans.write_position(loan_id, change.loan, state)
+    return state, on, trued, change
+
+
 def _command(
     ctx: ServiceContext,
     actor: Principal,
@@ -191,34 +225,7 @@ def _command(
 ) -> LoanState:
     def body(uow: UnitOfWork) -> tuple[LoanState, str, dict[str, Any]]:
         actor.require(Permission.LOANS_SERVICE)
-        loan: Loan = uow.loans.get(loan_id, for_update=True, policy=_policy(ctx, uow, loan_id))
-        on = business_date(uow, clock=ctx.clock())
-        change = apply(loan, on)
-        if change.loan.state(on).status in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
-            # accrue through today, so the loan's journal matches its position (which the
-            # end of day then continues from tomorrow)
-            accrued = change.loan.accrue(on)
-            change = LoanChange(
-                accrued.loan,
-                _latest(change.transactions + accrued.transactions),
-                change.journal + accrued.journal,
-            )
-        now = ctx.clock()
-        uow.loans.save_transactions(loan_id, change.transactions, now=now)
-        uow.loans.post(loan_id, change.journal)
-        trued = _true_up(uow, loan_id, change.loan, on)
-        state = change.loan.state(on)
-        disbursed = next(
-            (
-                t.value_date
-                for t in change.loan.transactions
-                if t.type.value == "disbursement" and not t.reversed
-            ),
-            None,
-        )
-        uow.loans.set_status(loan_id, state.status, disbursed_on=disbursed)
-        if disbursed is not None:
-            uow.loans.write_position(loan_id, change.loan, state)
+        state, on, trued, change = _apply(ctx, uow, loan_id, apply)
         return (
             state,
             f"loan:{loan_id}",
@@ -232,6 +239,72 @@ def _command(
         )
 
     return audited(ctx, actor=actor, action=action, request_id=request_id, body=body)
+
+
+def request_write_off(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    reason: str,
+    *,
+    request_id: str | None = None,
+) -> PendingAction:
+    """核销 needs two people: the maker asks, a checker with ``approvals.check`` approves
+    (``identity.decide_pending_action``), and only then is the loan written off (R-9.5f)."""
+    reason = " ".join(reason.split())
+    if not 4 <= len(reason) <= 400:
+        raise ValidationError(
+            "a write-off needs a reason of 4-400 characters", code="loan.write_off_reason"
+        )
+
+    def body(uow: UnitOfWork) -> tuple[PendingAction, str, dict[str, Any]]:
+        actor.require(Permission.LOANS_SERVICE)
+        loan: Loan = uow.loans.get(loan_id, policy=_policy(ctx, uow, loan_id))
+        on = business_date(uow, clock=ctx.clock())
+        loan.write_off(on)  # refuses now, not at approval, what cannot be written off
+        pending: PendingAction = uow.pending.add(
+            PendingAction(
+                id=None,
+                action="loans.write_off",
+                payload={"loan_id": loan_id, "reason": reason},
+                maker=actor.ref,
+                checker_permission=Permission.APPROVALS_CHECK,
+            ),
+            now=ctx.clock(),
+        )
+        return pending, f"loan:{loan_id}", {"pending_action": pending.id, "reason": reason}
+
+    return audited(
+        ctx, actor=actor, action="loans.request_write_off", request_id=request_id, body=body
+    )
+
+
+def execute_write_off(ctx: ServiceContext, uow: UnitOfWork, pending: PendingAction) -> str:
+    """Run an approved write-off inside the checker's unit of work."""
+    loan_id = int(pending.payload["loan_id"])
+    _apply(ctx, uow, loan_id, lambda loan, on: loan.write_off(on))
+    return f"loan:{loan_id}"
+
+
+def recover(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    amount: str | int,
+    *,
+    request_id: str | None = None,
+) -> LoanState:
+    """核销后收回: money recovered on a written-off loan, up to the written-off claim."""
+    value = parse_amount(amount)
+    return _command(
+        ctx,
+        actor,
+        loan_id,
+        "loans.recover",
+        lambda loan, on: loan.recover(value, on),
+        request_id,
+        {"amount": str(value)},
+    )
 
 
 def disburse(

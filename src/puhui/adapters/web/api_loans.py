@@ -179,6 +179,29 @@ def reverse(
     )
 
 
+class WriteOffIn(Strict):
+    reason: StrictStr = Field(max_length=400)
+
+
+@router.post("/loans/{loan_id}/write-off-requests", status_code=202)
+def request_write_off(
+    loan_id: int, body: WriteOffIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    """Ask for a write-off (核销); it happens when a checker approves
+    ``POST /api/v1/approvals/{id}/approve``."""
+    pending = servicing.request_write_off(ctx, principal, loan_id, body.reason, request_id=rid)
+    return {"status": "pending_approval", "pending_action_id": pending.id}
+
+
+@router.post("/loans/{loan_id}/recoveries")
+def recover(
+    loan_id: int, body: AmountIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    return state_json(
+        loan_id, servicing.recover(ctx, principal, loan_id, body.amount, request_id=rid)
+    )
+
+
 @router.get("/ledger/trial-balance")
 def trial_balance(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
     rows = servicing.trial_balance(ctx, principal)
