@@ -16,8 +16,13 @@ from enum import StrEnum
 from typing import Any
 
 from puhui.domain.calendar import add_months, is_leap
-from puhui.domain.errors import ValidationError
-from puhui.domain.lending.allocation import ServicingPolicy
+from puhui.domain.errors import DomainError, ValidationError
+from puhui.domain.lending.allocation import (
+    DEFAULT_ORDER,
+    AllocationStrategy,
+    Component,
+    ServicingPolicy,
+)
 from puhui.domain.lending.terms import Amortization, Conventions, Frequency, LoanTerms
 from puhui.domain.money import Currency
 
@@ -138,8 +143,20 @@ def product_from_mapping(data: Mapping[str, Any]) -> LoanProduct:
             max_bullet_days=data.get("max_bullet_days"),
             servicing=ServicingPolicy(
                 penalty_uplift=Decimal(str(servicing.get("penalty_uplift", "0.5"))),
+                compound_overdue_interest=bool(servicing.get("compound_overdue_interest", False)),
+                allocation_order=tuple(
+                    Component(c) for c in servicing.get("allocation_order", DEFAULT_ORDER)
+                ),
+                allocation_strategy=AllocationStrategy(
+                    servicing.get("allocation_strategy", "installment_first")
+                ),
+                repay_ahead=bool(servicing.get("repay_ahead", True)),
             ),
         )
+    except DomainError as err:
+        raise ValidationError(
+            f"invalid product definition: {err.message}", code="product.invalid_definition"
+        ) from None
     except (KeyError, ValueError, TypeError, ArithmeticError) as err:
         raise ValidationError(
             f"invalid product definition: {err}", code="product.invalid_definition"
