@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from puhui.adapters.db import tables as t
-from puhui.adapters.db.loan_repository import from_minor, to_minor
+from puhui.adapters.db.journal import balances, post_entries, to_minor
 from puhui.domain.errors import NotFound
 from puhui.domain.lending.credit_line import (
     CreditLine,
@@ -146,30 +146,11 @@ class CreditLineRepository:
         )
 
     def post(self, line_id: int, entries: Iterable[JournalEntry]) -> int:
-        rows = [
-            {
-                "entry_ref": e.entry_ref[:48],
-                "credit_line_id": line_id,
-                "value_date": e.value_date,
-                "debit_account": p.debit.code,
-                "credit_account": p.credit.code,
-                "amount_minor": to_minor(p.amount),
-            }
-            for e in entries
-            for p in e.postings
-        ]
-        if rows:
-            self.conn.execute(sa.insert(t.journal_postings), rows)
-        return len(rows)
+        return post_entries(self.conn, entries, owner="credit_line_id", owner_id=line_id)
 
     def gl_balances(self, line_id: int) -> dict[str, Decimal]:
-        jp = t.journal_postings
-        out: dict[str, Decimal] = {}
-        for side, sign in ((jp.c.debit_account, 1), (jp.c.credit_account, -1)):
-            for code, total in self.conn.execute(
-                sa.select(side, sa.func.sum(jp.c.amount_minor))
-                .where(jp.c.credit_line_id == line_id)
-                .group_by(side)
-            ).all():
-                out[code] = out.get(code, Decimal(0)) + sign * from_minor(int(total))
-        return {k: v for k, v in out.items() if v}
+        """Debit-minus-credit balance per account code of everything posted for this line."""
+        return {
+            a.code: v
+            for a, v in balances(self.conn, owner="credit_line_id", owner_id=line_id).items()
+        }

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from puhui.adapters.db import tables as t
+from puhui.adapters.db.journal import balances, from_minor, post_entries, to_minor
 from puhui.domain.errors import NotFound
 from puhui.domain.lending.allocation import ServicingPolicy
 from puhui.domain.lending.ledger import Account, JournalEntry
@@ -32,17 +33,6 @@ from puhui.domain.lending.transactions import (
     PrepaymentMode,
     TransactionType,
 )
-
-CENT = Decimal("0.01")
-_BY_CODE = {a.code: a for a in Account}
-
-
-def to_minor(amount: Decimal) -> int:
-    return int((amount / CENT).to_integral_value())
-
-
-def from_minor(value: int) -> Decimal:
-    return (Decimal(value) * CENT).quantize(CENT)
 
 
 def _alloc(a: Allocation) -> dict[str, str]:
@@ -231,35 +221,11 @@ class LoanRepository:
 
     # -- general ledger -----------------------------------------------------------------------
     def post(self, loan_id: int, entries: Iterable[JournalEntry]) -> int:
-        rows = [
-            {
-                "entry_ref": e.entry_ref[:48],
-                "loan_id": loan_id,
-                "value_date": e.value_date,
-                "debit_account": p.debit.code,
-                "credit_account": p.credit.code,
-                "amount_minor": to_minor(p.amount),
-            }
-            for e in entries
-            for p in e.postings
-        ]
-        if rows:
-            self.conn.execute(sa.insert(t.journal_postings), rows)
-        return len(rows)
+        return post_entries(self.conn, entries, owner="loan_id", owner_id=loan_id)
 
     def gl_balances(self, loan_id: int) -> dict[Account, Decimal]:
         """Debit-minus-credit balance per account of everything posted for this loan."""
-        jp = t.journal_postings
-        out: dict[Account, Decimal] = {}
-        for side, sign in ((jp.c.debit_account, 1), (jp.c.credit_account, -1)):
-            for code, total in self.conn.execute(
-                sa.select(side, sa.func.sum(jp.c.amount_minor))
-                .where(jp.c.loan_id == loan_id)
-                .group_by(side)
-            ).all():
-                account = _BY_CODE[code]
-                out[account] = out.get(account, Decimal(0)) + sign * from_minor(int(total))
-        return {a: v for a, v in out.items() if v}
+        return balances(self.conn, owner="loan_id", owner_id=loan_id)
 
     # -- position for the end-of-day batch -----------------------------------------------------
     def write_position(self, loan_id: int, loan: Loan, state: LoanState) -> None:
