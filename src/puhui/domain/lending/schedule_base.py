@@ -318,26 +318,10 @@ def make_schedule(
     upfront: Decimal,
     fee: Decimal,
 ) -> Schedule:
-    """Assemble the frozen ``Schedule`` from per-period columns (already rounded).
-
-    ``ScheduledPeriod`` is a plain frozen dataclass with no ``__post_init__``: filling its
-    ``__dict__`` gives an object equal to what its ``__init__`` builds (a test checks it) at
-    about a third of the cost, which matters when a schedule has hundreds of periods.
-    """
-    new, cls = object.__new__, ScheduledPeriod
-    periods: list[ScheduledPeriod] = []
-    append = periods.append
-    for s, p, i, b in zip(spans, principal, interest, balances, strict=True):
-        period = new(cls)
-        period.__dict__.update(
-            n=s.n,
-            from_date=s.start,
-            due_date=s.due,
-            days=s.days,
-            principal=p,
-            interest=i,
-            fees=fee,
-            balance_after=b,
-        )
-        append(period)
+    """Assemble the frozen ``Schedule`` from per-period columns (already rounded)."""
+    build = tuple.__new__
+    periods = [
+        build(ScheduledPeriod, (s.n, s.start, s.due, s.days, p, i, fee, b))
+        for s, p, i, b in zip(spans, principal, interest, balances, strict=True)
+    ]
     return Schedule(terms=terms, periods=tuple(periods), upfront_fees=upfront)
