@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("period_paid_interest", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("oldest_unpaid_due", sa.Integer(), nullable=False),
         sa.Column("penalty_rate_ppm", sa.Integer(), nullable=False),
+        sa.Column("penalty_day_basis", sa.SmallInteger(), server_default="360", nullable=False),
         sa.Column("dpd", sa.Integer(), nullable=False),
         sa.Column("class_code", sa.SmallInteger(), nullable=False),
         sa.Column("bucket", sa.SmallInteger(), nullable=False),

@@ -13,6 +13,7 @@ which rewrites the position from the replay and trues up the ledger."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from puhui.adapters.db import tables as t
 from puhui.bootstrap import Platform
 from puhui.domain.errors import DomainError
 from puhui.domain.identity import SYSTEM
+from puhui.domain.lending.allocation import ServicingPolicy
 from puhui.services import servicing
 from puhui.services.platform import set_business_date
 
@@ -31,7 +33,9 @@ AMORTIZATIONS = ["equal_installments", "equal_principal", "interest_only"]
 
 
 def random_terms(rng: random.Random, start: date) -> dict[str, object]:
+    fees = [{"kind": "upfront", "amount": "50.00"}] if rng.random() < 0.3 else []
     return {
+        "fees": fees,
         "principal": f"{rng.randint(1_000, 200_000)}.{rng.randint(0, 99):02d}",
         "annual_rate": f"0.{rng.randint(300, 1800):04d}",
         "repayments": rng.choice([3, 6, 12]),
@@ -43,7 +47,8 @@ def random_terms(rng: random.Random, start: date) -> dict[str, object]:
 def compare(platform: Platform, loan_ids: list[int], day: date) -> None:
     with platform.ctx.uow() as uow:
         for loan_id in loan_ids:
-            state = uow.loans.get(loan_id).state(day)
+            policy = platform.ctx.products[uow.loans.product_code(loan_id)].servicing
+            state = uow.loans.get(loan_id, policy=policy).state(day)
             pos = (
                 uow.connection.execute(
                     sa.select(t.loan_positions).where(t.loan_positions.c.loan_id == loan_id)
@@ -75,12 +80,21 @@ def compare(platform: Platform, loan_ids: list[int], day: date) -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_batch_positions_equal_the_replay(platform: Platform, seed: int) -> None:
     rng = random.Random(seed)
+    # a product whose penalty runs on a 365-day basis, beside the shipped 360-day ones
+    platform.ctx.products["MICRO-365"] = replace(
+        platform.ctx.products["MICRO-BIZ"],
+        code="MICRO-365",
+        servicing=ServicingPolicy(penalty_day_basis=365),
+    )
     start = date(2026, 1, 10)
     set_business_date(platform.ctx, SYSTEM, start, allow_backwards=True)
     loan_ids = []
     for _ in range(8):
         loan_id = servicing.book_loan(
-            platform.ctx, SYSTEM, random_terms(rng, start), product_code="MICRO-BIZ"
+            platform.ctx,
+            SYSTEM,
+            random_terms(rng, start),
+            product_code=rng.choice(["MICRO-BIZ", "MICRO-365"]),
         )
         servicing.disburse(platform.ctx, SYSTEM, loan_id)
         loan_ids.append(loan_id)

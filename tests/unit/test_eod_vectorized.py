@@ -41,6 +41,7 @@ def positions(draw: st.DrawFn, loan_id: int) -> Position:
         period_paid_interest=draw(st.integers(0, interest)),
         oldest_unpaid_due=oldest,
         penalty_rate_ppm=draw(st.integers(0, 540_000)),
+        penalty_day_basis=draw(st.sampled_from([360, 365])),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from puhui.domain.lending.eod import PENALTY_DAY_BASIS, PPM, AgingPolicy
+from puhui.domain.lending.eod import PPM, AgingPolicy
 
 I64 = npt.NDArray[np.int64]
 
@@ -32,6 +32,7 @@ COLUMNS = (
     "period_paid_interest",
     "oldest_unpaid_due",
     "penalty_rate_ppm",
+    "penalty_day_basis",
     "dpd",
     "class_code",
     "bucket",
@@ -94,8 +95,8 @@ class OverdueRows:
         return cls(z, z.copy(), z.copy())
 
 
-def _penalty_through(unpaid: I64, ppm: I64, days: I64) -> I64:
-    raw = _round_half_up_div(unpaid * ppm * days, PENALTY_DAY_BASIS * PPM)
+def _penalty_through(unpaid: I64, ppm: I64, days: I64, basis: I64) -> I64:
+    raw = _round_half_up_div(unpaid * ppm * days, basis * PPM)
     result: I64 = np.where((days > 0) & (unpaid > 0), raw, 0).astype(np.int64)
     return result
 
@@ -133,9 +134,10 @@ def close_day(
     penalty = np.zeros(len(batch), dtype=np.int64)
     if overdue.row.size:
         ppm = c["penalty_rate_ppm"][overdue.row]
+        basis = c["penalty_day_basis"][overdue.row]
         days = d - overdue.due + 1
-        delta = _penalty_through(overdue.unpaid_principal, ppm, days) - _penalty_through(
-            overdue.unpaid_principal, ppm, days - 1
+        delta = _penalty_through(overdue.unpaid_principal, ppm, days, basis) - _penalty_through(
+            overdue.unpaid_principal, ppm, days - 1, basis
         )
         np.add.at(penalty, overdue.row, np.where(overdue.due <= d, delta, 0))
     elapsed = np.clip(d - c["period_start"] + 1, 0, c["period_days"])

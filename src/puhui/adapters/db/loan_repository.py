@@ -233,8 +233,9 @@ class LoanRepository:
         regular = [i for i in state.installments if i.n > 0]
         current = next((i for i in regular if i.due_date > on), regular[-1])
         overdue = [i for i in regular if i.due_date <= on and i.unpaid.principal > 0]
-        oldest = min(
-            (i.due_date for i in regular if i.due_date <= on and not i.settled), default=None
+        oldest = min(  # installment 0 (upfront fees) counts too, as in the replay
+            (i.due_date for i in state.installments if i.due_date <= on and not i.settled),
+            default=None,
         )
         rate = loan.terms.annual_rate * (1 + loan.policy.penalty_uplift)
         values: dict[str, Any] = {
@@ -257,6 +258,7 @@ class LoanRepository:
             "period_paid_interest": to_minor(current.paid.interest),
             "oldest_unpaid_due": oldest.toordinal() if oldest else 0,
             "penalty_rate_ppm": int((rate * 1_000_000).to_integral_value()),
+            "penalty_day_basis": loan.policy.penalty_day_basis,
             "dpd": state.days_past_due,
             "class_code": state.loan_class.rank,
             "bucket": list(type(state.bucket)).index(state.bucket),

@@ -254,6 +254,7 @@ loan_positions = sa.Table(
     sa.Column("period_paid_interest", Minor, nullable=False, server_default="0"),
     sa.Column("oldest_unpaid_due", sa.Integer, nullable=False),
     sa.Column("penalty_rate_ppm", sa.Integer, nullable=False),
+    sa.Column("penalty_day_basis", sa.SmallInteger, nullable=False, server_default="360"),
     sa.Column("dpd", sa.Integer, nullable=False),
     sa.Column("class_code", sa.SmallInteger, nullable=False),
     sa.Column("bucket", sa.SmallInteger, nullable=False),

@@ -16,7 +16,7 @@ Rules, for the business date ``d`` being closed:
   n / 360)``, rounded once per installment, as the loan's replay computes it for an
   installment whose unpaid principal has not changed since it fell due (a partly repaid
   overdue installment may differ by at most 1 分 until its next money movement); the day's
-  accrual is the increase. The batch uses the 360-day basis and no compounding (复利).
+  accrual is the increase. The day basis (360 or 365) is the product's; no compounding (复利).
   ``penalty_rate = contract rate x (1 + uplift)`` is held in parts per
   million (18 % is 180000).
 * **Due date**: at the end of a due date, the unpaid principal of that installment becomes
@@ -89,6 +89,7 @@ class Position:
     period_paid_interest: int
     oldest_unpaid_due: int  # ordinal, 0 when nothing overdue
     penalty_rate_ppm: int
+    penalty_day_basis: int = PENALTY_DAY_BASIS  # 360 or 365
     dpd: int = 0
     class_code: int = 1  # LoanClass rank
     bucket: int = 0
@@ -113,11 +114,13 @@ class DayResult:
     fell_due: bool  # an installment fell due today
 
 
-def penalty_through(unpaid_principal: int, penalty_rate_ppm: int, days: int) -> int:
+def penalty_through(
+    unpaid_principal: int, penalty_rate_ppm: int, days: int, basis: int = PENALTY_DAY_BASIS
+) -> int:
     """Penalty on one installment's unpaid principal for ``days`` days, rounded once."""
     if days <= 0 or unpaid_principal <= 0:
         return 0
-    return round_half_up_div(unpaid_principal * penalty_rate_ppm * days, PENALTY_DAY_BASIS * PPM)
+    return round_half_up_div(unpaid_principal * penalty_rate_ppm * days, basis * PPM)
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,12 @@ def close_day(
         if next_period is not None:
             pos = roll_period(pos, next_period)
     penalty = sum(
-        penalty_through(o.unpaid_principal, pos.penalty_rate_ppm, d - o.due + 1)
-        - penalty_through(o.unpaid_principal, pos.penalty_rate_ppm, d - o.due)
+        penalty_through(
+            o.unpaid_principal, pos.penalty_rate_ppm, d - o.due + 1, pos.penalty_day_basis
+        )
+        - penalty_through(
+            o.unpaid_principal, pos.penalty_rate_ppm, d - o.due, pos.penalty_day_basis
+        )
         for o in overdue
         if o.due <= d
     )

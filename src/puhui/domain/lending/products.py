@@ -143,6 +143,7 @@ def product_from_mapping(data: Mapping[str, Any]) -> LoanProduct:
             max_bullet_days=data.get("max_bullet_days"),
             servicing=ServicingPolicy(
                 penalty_uplift=Decimal(str(servicing.get("penalty_uplift", "0.5"))),
+                penalty_day_basis=int(servicing.get("penalty_day_basis", 360)),
                 compound_overdue_interest=bool(servicing.get("compound_overdue_interest", False)),
                 allocation_order=tuple(
                     Component(c) for c in servicing.get("allocation_order", DEFAULT_ORDER)
