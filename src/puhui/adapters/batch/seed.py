@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from puhui.adapters.batch.vectorized import COLUMNS
 from puhui.domain.calendar import add_months
 
 
@@ -195,29 +196,6 @@ def seed_portfolio(
                 raw,
                 dialect,
                 "loan_positions",
-                (
-                    "loan_id",
-                    "status",
-                    "as_of",
-                    "period_n",
-                    "principal_outstanding",
-                    "overdue_principal",
-                    "interest_receivable",
-                    "penalty_receivable",
-                    "period_start",
-                    "period_days",
-                    "period_due",
-                    "period_interest",
-                    "period_accrued",
-                    "period_principal",
-                    "period_paid_principal",
-                    "period_paid_interest",
-                    "oldest_unpaid_due",
-                    "penalty_rate_ppm",
-                    "penalty_day_basis",
-                    "dpd",
-                    "class_code",
-                    "bucket",
-                ),
+                ("loan_id", "status", "as_of", "period_n", *COLUMNS[1:]),
                 positions,
             )
