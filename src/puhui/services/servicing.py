@@ -448,16 +448,3 @@ def portfolio_by_class(ctx: ServiceContext, actor: Principal) -> list[Any]:
     with ctx.uow() as uow:
         rows: list[Any] = uow.ledger.portfolio_by_class()
         return rows
-
-
-__all__ = [
-    "LoanStatus",
-    "book_loan",
-    "disburse",
-    "prepay",
-    "quote",
-    "repay",
-    "reverse",
-    "trial_balance",
-    "view_loan",
-]
