@@ -509,3 +509,40 @@ def test_a_schedule_past_the_calendar_is_refused() -> None:
         with pytest.raises(ValidationError) as err:
             generate_schedule(terms)
         assert err.value.code in {"terms.date_out_of_range", "calendar.overflow"}
+
+
+@st.composite
+def plain_cn_terms(draw: st.DrawFn) -> LoanTerms:
+    decimals = draw(st.integers(0, 4))
+    frequency = draw(st.sampled_from(["months", "weeks", "days"]))
+    return LoanTerms(
+        principal=draw(
+            st.decimals(min_value=1, max_value=10_000_000, places=decimals, allow_nan=False)
+        ),
+        annual_rate=draw(st.decimals(min_value=0, max_value="0.36", places=4, allow_nan=False)),
+        repayments=draw(st.integers(1, 120)),
+        disbursement_date=draw(st.dates(min_value=date(2000, 1, 1), max_value=date(2080, 1, 1))),
+        amortization=draw(st.sampled_from(["equal_installments", "equal_principal"])),
+        every=draw(st.integers(1, 3 if frequency == "months" else 30)),
+        frequency=frequency,
+        days_in_year=draw(st.sampled_from([360, 364, 365, "actual"])),
+        decimals=decimals,
+    )
+
+
+@given(plain_cn_terms())
+def test_the_one_pass_plain_path_equals_the_general_path(terms: LoanTerms) -> None:
+    """``_cn_plain`` (the common case in one pass) builds exactly what ``_cn_columns`` does."""
+    from puhui.domain.lending import schedule as module
+    from puhui.domain.lending.schedule_base import effective_plan, make_schedule, period_spans
+
+    spans, plan = period_spans(terms), effective_plan(terms)
+    assert module._is_plain(terms, spans, plan)
+    rnd = Rounder.for_terms(terms, RoundingMode.HALF_UP)
+    with arithmetic():
+        rate = periodic_rate(terms)
+        factors = module._accrual_factors(terms, spans, rate)
+        columns = module._cn_columns(terms, spans, plan, rate, factors, rnd)
+    zero = rnd.zero
+    general = make_schedule(terms, spans, *columns, zero, zero)
+    assert generate_schedule(terms) == general

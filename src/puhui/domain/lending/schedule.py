@@ -47,6 +47,7 @@ from puhui.domain.lending.terms import (
     InterestPeriod,
     LoanTerms,
     Schedule,
+    ScheduledPeriod,
 )
 from puhui.domain.money import RoundingMode
 
@@ -137,9 +138,69 @@ def _cn_bank(terms: LoanTerms) -> Schedule:
         rnd.check_principal(terms.principal)
         upfront, fee = fees_of(terms, rnd)
         rate = periodic_rate(terms)
+        if _is_plain(terms, spans, plan):
+            return _cn_plain(terms, spans, plan, rate, rnd, upfront, fee)
         factors = _accrual_factors(terms, spans, rate)
         principal, interest, balances = _cn_columns(terms, spans, plan, rate, factors, rnd)
     return make_schedule(terms, spans, principal, interest, balances, upfront, fee)
+
+
+def _is_plain(terms: LoanTerms, spans: tuple[Span, ...], plan: Plan) -> bool:
+    """The common case: declining balance, whole periods at the periodic rate, no grace, no
+    rounding to a multiple. ``_cn_plain`` computes it in one pass; ``_cn_columns`` is the
+    general path, and a property test proves both give the same schedule."""
+    return (
+        spans[0].regular
+        and terms.interest_period == InterestPeriod.PER_PERIOD
+        and terms.interest_method == InterestMethod.DECLINING_BALANCE
+        and plan.principal_grace == 0
+        and plan.interest_grace == 0
+        and terms.installment_multiple is None
+        and plan.amortization in _PLAIN_AMORTIZATIONS
+    )
+
+
+_PLAIN_AMORTIZATIONS: Final = (Amortization.EQUAL_INSTALLMENTS, Amortization.EQUAL_PRINCIPAL)
+
+
+def _cn_plain(
+    terms: LoanTerms,
+    spans: tuple[Span, ...],
+    plan: Plan,
+    rate: Decimal,
+    rnd: Rounder,
+    upfront: Decimal,
+    fee: Decimal,
+) -> Schedule:
+    """One pass of ``_cn_columns`` for the plain case, building the periods as it goes."""
+    exponent, rounding, zero = rnd.exponent, rnd.rounding, rnd.zero
+    quantize = Decimal.quantize
+    build = tuple.__new__
+    balance = rnd(terms.principal)
+    n = len(spans)
+    annuity = plan.amortization == Amortization.EQUAL_INSTALLMENTS
+    if annuity:
+        installment = rnd(annuity_payment(balance, rate, n))
+    else:
+        fixed = rnd(balance / n)
+    periods = []
+    for s in spans[:-1]:
+        accrued = quantize(balance * rate, exponent, rounding)
+        part = installment - accrued if annuity else fixed
+        if part > balance:
+            part = balance
+        elif part < zero:
+            part = zero
+        balance -= part
+        periods.append(
+            build(ScheduledPeriod, (s.n, s.start, s.due, s.days, part, accrued, fee, balance))
+        )
+    s = spans[-1]
+    accrued = quantize(balance * rate, exponent, rounding)
+    periods.append(
+        build(ScheduledPeriod, (s.n, s.start, s.due, s.days, balance, accrued, fee, zero))
+    )
+    return Schedule(terms=terms, periods=tuple(periods), upfront_fees=upfront)
 
 
 def _cn_installment(
