@@ -104,7 +104,8 @@ def _read(conn: Connection, lo: int, hi: int, business_date: date) -> Batch:
     q = _placeholder(conn)
     sql = (
         f"SELECT {', '.join(COLUMNS)} FROM loan_positions WHERE loan_id BETWEEN {q} AND {q} "
-        f"AND as_of < {q} AND status IN ('active', 'overdue') ORDER BY loan_id"
+        f"AND as_of < {q} AND status IN ('active', 'overdue') AND closing = 'vector' "
+        f"ORDER BY loan_id"
     )
     cur = _raw(conn).cursor()
     cur.execute(sql, (lo, hi, business_date))

@@ -261,10 +261,11 @@ def eod(
         int, typer.Option(help="Loans per partition (one transaction each).")
     ] = 100_000,
 ) -> None:
-    """End of day: accrue interest and penalty, age, classify and post, for every open loan.
-    Idempotent and resumable: re-running a date only finishes what is missing."""
+    """End of day: accrue interest and penalty, age, classify and post, for every open loan
+    and credit line. Idempotent and resumable: re-running a date only finishes what is missing."""
     from puhui.adapters.batch.eod import partitions, run_eod
     from puhui.domain.lending.eod import class_of_rank
+    from puhui.services.eod import close_by_replay, pending_count
 
     try:
         day = date.fromisoformat(business_date)
@@ -279,6 +280,11 @@ def eod(
         total = len(partitions(conn, partition_size))
     with typer.progressbar(length=max(total, 1), label=f"EOD {day}", file=sys.stderr) as bar:
         summary = run_eod(platform.engine, day, partition_size=partition_size, progress=bar.update)
+    replayed = pending_count(platform.ctx, day)
+    with typer.progressbar(
+        length=max(replayed, 1), label=f"EOD {day} by replay", file=sys.stderr
+    ) as bar:
+        replay = close_by_replay(platform.ctx, day, progress=bar.update)
     from puhui.services.audit import record
 
     with platform.ctx.uow() as uow:
@@ -293,6 +299,10 @@ def eod(
                 "partitions_run": summary.partitions_run,
                 "interest_minor": summary.interest_minor,
                 "penalty_minor": summary.penalty_minor,
+                "replayed_loans": replay.loans,
+                "credit_lines": replay.lines,
+                "replay_recognised": {k: str(v) for k, v in replay.recognised.items()},
+                "failures": [f"{target} {code}" for target, code in replay.failures],
             },
         )
         uow.commit()
@@ -304,6 +314,15 @@ def eod(
     for rank, count in sorted(summary.by_class.items()):
         loan_class = class_of_rank(rank)
         typer.echo(f"  {loan_class.label_zh} {loan_class.label_en}: {count}")
+    recognised = ", ".join(f"{k} {v:,.2f}" for k, v in replay.recognised.items())
+    typer.echo(
+        f"by replay: {replay.loans} loans, {replay.lines} credit lines "
+        f"({replay.skipped_lines} already done); {recognised}"
+    )
+    if replay.failures:
+        for target, code in replay.failures:
+            typer.echo(f"  not closed: {target} ({code})", err=True)
+        raise typer.Exit(1)
 
 
 @ledger_app.command("trial-balance")

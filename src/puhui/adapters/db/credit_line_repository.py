@@ -85,6 +85,15 @@ class CreditLineRepository:
             ).scalar_one()
         )
 
+    def open_ids(self) -> list[int]:
+        """Lines that may carry a balance (not closed): the ones end of day accrues."""
+        query = (
+            sa.select(t.credit_lines.c.id)
+            .where(t.credit_lines.c.status != "closed")
+            .order_by(t.credit_lines.c.id)
+        )
+        return list(self.conn.execute(query).scalars())
+
     def get(self, line_id: int, *, for_update: bool = False) -> CreditLine:
         query = sa.select(t.credit_lines).where(t.credit_lines.c.id == line_id)
         if for_update:

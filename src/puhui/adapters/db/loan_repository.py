@@ -22,6 +22,7 @@ from puhui.adapters.db import tables as t
 from puhui.adapters.db.journal import balances, from_minor, post_entries, to_minor
 from puhui.domain.errors import NotFound
 from puhui.domain.lending.allocation import ServicingPolicy
+from puhui.domain.lending.eod import closing_path
 from puhui.domain.lending.ledger import Account, JournalEntry
 from puhui.domain.lending.loan import Loan
 from puhui.domain.lending.terms import LoanTerms, Schedule, ScheduledPeriod, terms_to_mapping
@@ -138,6 +139,20 @@ class LoanRepository:
             policy=policy or ServicingPolicy(),
             transactions=self._transactions(loan_id),
         )
+
+    def replay_closing_ids(self, business_date: date) -> list[int]:
+        """Open loans that end of day closes by replay and has not closed for the date yet."""
+        p = t.loan_positions
+        query = (
+            sa.select(p.c.loan_id)
+            .where(
+                p.c.closing == "replay",
+                p.c.status.in_(("active", "overdue")),
+                p.c.as_of < business_date,
+            )
+            .order_by(p.c.loan_id)
+        )
+        return list(self.conn.execute(query).scalars())
 
     def product_code(self, loan_id: int) -> str:
         return str(
@@ -262,6 +277,7 @@ class LoanRepository:
             "dpd": state.days_past_due,
             "class_code": state.loan_class.rank,
             "bucket": list(type(state.bucket)).index(state.bucket),
+            "closing": closing_path(loan.policy.compound_overdue_interest, state),
         }
         li = t.loan_installments
         for i in regular:

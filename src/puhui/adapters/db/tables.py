@@ -258,6 +258,9 @@ loan_positions = sa.Table(
     sa.Column("dpd", sa.Integer, nullable=False),
     sa.Column("class_code", sa.SmallInteger, nullable=False),
     sa.Column("bucket", sa.SmallInteger, nullable=False),
+    # how end of day closes the loan: "vector" (the int64 batch) or "replay" (the Decimal replay,
+    # for what the batch does not compute: per-period or charged fees, compound interest)
+    sa.Column("closing", sa.String(8), nullable=False, server_default="vector"),
 )
 
 loan_transactions = sa.Table(

@@ -24,6 +24,11 @@ Rules, for the business date ``d`` being closed:
   days-past-due counting (fees are not considered by the batch; the replay counts them).
 * **Days past due** = ``d - oldest_unpaid_due`` (0 when nothing is overdue); bucket and
   five-category class follow from it.
+
+What this arithmetic leaves out — per-period or charged fees falling due and aging, and compound
+interest (复利) on overdue interest — is closed by the loan's Decimal replay instead:
+``closing_path`` tells which path a loan takes, and the end-of-day service runs the replay
+for those loans (``services.eod``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from puhui.domain.lending.delinquency import (
     bucket_index,
     classify,
 )
+from puhui.domain.lending.transactions import LoanState
 
 PPM = 1_000_000
 PENALTY_DAY_BASIS = 360
@@ -200,3 +206,15 @@ def roll_period(pos: Position, nxt: NextPeriod) -> Position:
         period_paid_principal=0,
         period_paid_interest=0,
     )
+
+
+VECTOR = "vector"
+REPLAY = "replay"
+
+
+def closing_path(compound_overdue_interest: bool, state: LoanState) -> str:
+    """``"vector"`` when the integer arithmetic above closes the loan exactly, else ``"replay"``:
+    compound interest, or any fee on a regular installment (per-period or charged fees)."""
+    if compound_overdue_interest or any(i.fee for i in state.installments if i.n > 0):
+        return REPLAY
+    return VECTOR
