@@ -7,8 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from puhui.adapters.db import tables as t
 from puhui.bootstrap import Platform
 from puhui.domain.identity import SYSTEM
 from puhui.domain.lending.ledger import TrialBalance
@@ -292,3 +294,45 @@ def test_write_off_needs_a_checker_then_recovery(
         json={"reason": "again please"},
     )
     assert r.status_code == 409
+    # ending recovery takes two people too; afterwards nothing more can be recovered
+    r = client.post(
+        f"/api/v1/loans/{loan_id}/charge-off-requests", headers=officer, json={"reason": "x"}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "loan.charge_off_reason"
+    r = client.post(
+        f"/api/v1/loans/{loan_id}/charge-off-requests",
+        headers=officer,
+        json={"reason": "court ruled the claim unrecoverable"},
+    )
+    assert r.status_code == 202, r.text
+    r = client.post(
+        f"/api/v1/approvals/{r.json()['pending_action_id']}/approve",
+        headers=login(client, "zhao.reviewer"),
+        json={"reason": "ruling on file"},
+    )
+    assert r.status_code == 200, r.text
+    view = client.get(f"/api/v1/loans/{loan_id}", headers=officer).json()
+    assert view["status"] == "charged_off"
+    assert_gl_equals_replay(platform, loan_id)
+    r = client.post(f"/api/v1/loans/{loan_id}/recoveries", headers=officer, json={"amount": "1.00"})
+    assert r.status_code == 409
+
+
+def test_a_charged_fee_is_collected_with_the_next_installment(
+    platform: Platform, client: TestClient, officer: dict[str, str]
+) -> None:
+    loan_id = client.post(
+        "/api/v1/loans", headers=officer, json={"terms": TERMS, "product_code": "MICRO-BIZ"}
+    ).json()["loan_id"]
+    client.post(f"/api/v1/loans/{loan_id}/disbursement", headers=officer).raise_for_status()
+    for bad in ("-5.00", "0", "abc"):
+        r = client.post(f"/api/v1/loans/{loan_id}/fees", headers=officer, json={"amount": bad})
+        assert r.status_code == 422, r.text
+    r = client.post(f"/api/v1/loans/{loan_id}/fees", headers=officer, json={"amount": "25.00"})
+    assert r.status_code == 200, r.text
+    assert_gl_equals_replay(platform, loan_id)
+    with platform.engine.connect() as conn:
+        closing = conn.execute(
+            sa.select(t.loan_positions.c.closing).where(t.loan_positions.c.loan_id == loan_id)
+        ).scalar_one()
+    assert closing == "replay"  # end of day now closes it by replay

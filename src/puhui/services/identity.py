@@ -159,10 +159,10 @@ def _execute(ctx: ServiceContext, uow: UnitOfWork, action: PendingAction) -> str
             now=ctx.clock(),
         )
         return f"staff_user:{user.id}"
-    if action.action == "loans.write_off":
-        from puhui.services.servicing import execute_write_off
+    if action.action in ("loans.write_off", "loans.charge_off"):
+        from puhui.services.servicing import execute_two_person
 
-        return execute_write_off(ctx, uow, action)
+        return execute_two_person(ctx, uow, action)
     raise DomainError(f"no executor for {action.action}", code="maker_checker.unknown_action")
 
 

@@ -241,6 +241,51 @@ def _command(
     return audited(ctx, actor=actor, action=action, request_id=request_id, body=body)
 
 
+# Commands that take two people (maker-checker): what each one does to the loan.
+TWO_PERSON: dict[str, Callable[[Loan, date], LoanChange]] = {
+    "loans.write_off": lambda loan, on: loan.write_off(on),  # 核销
+    "loans.charge_off": lambda loan, on: loan.charge_off(on),  # 终止追偿, clears the memo
+}
+
+
+def _request_two_person(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    action: str,
+    reason: str,
+    request_id: str | None,
+) -> PendingAction:
+    reason = " ".join(reason.split())
+    kind = action.removeprefix("loans.")
+    if not 4 <= len(reason) <= 400:
+        raise ValidationError(
+            f"a {kind.replace('_', '-')} needs a reason of 4-400 characters",
+            code=f"loan.{kind}_reason",
+        )
+
+    def body(uow: UnitOfWork) -> tuple[PendingAction, str, dict[str, Any]]:
+        actor.require(Permission.LOANS_SERVICE)
+        loan: Loan = uow.loans.get(loan_id, policy=_policy(ctx, uow, loan_id))
+        on = business_date(uow, clock=ctx.clock())
+        TWO_PERSON[action](loan, on)  # refuses now, not at approval, what cannot be done
+        pending: PendingAction = uow.pending.add(
+            PendingAction(
+                id=None,
+                action=action,
+                payload={"loan_id": loan_id, "reason": reason},
+                maker=actor.ref,
+                checker_permission=Permission.APPROVALS_CHECK,
+            ),
+            now=ctx.clock(),
+        )
+        return pending, f"loan:{loan_id}", {"pending_action": pending.id, "reason": reason}
+
+    return audited(
+        ctx, actor=actor, action=f"loans.request_{kind}", request_id=request_id, body=body
+    )
+
+
 def request_write_off(
     ctx: ServiceContext,
     actor: Principal,
@@ -251,39 +296,49 @@ def request_write_off(
 ) -> PendingAction:
     """核销 needs two people: the maker asks, a checker with ``approvals.check`` approves
     (``identity.decide_pending_action``), and only then is the loan written off (R-9.5f)."""
-    reason = " ".join(reason.split())
-    if not 4 <= len(reason) <= 400:
-        raise ValidationError(
-            "a write-off needs a reason of 4-400 characters", code="loan.write_off_reason"
-        )
-
-    def body(uow: UnitOfWork) -> tuple[PendingAction, str, dict[str, Any]]:
-        actor.require(Permission.LOANS_SERVICE)
-        loan: Loan = uow.loans.get(loan_id, policy=_policy(ctx, uow, loan_id))
-        on = business_date(uow, clock=ctx.clock())
-        loan.write_off(on)  # refuses now, not at approval, what cannot be written off
-        pending: PendingAction = uow.pending.add(
-            PendingAction(
-                id=None,
-                action="loans.write_off",
-                payload={"loan_id": loan_id, "reason": reason},
-                maker=actor.ref,
-                checker_permission=Permission.APPROVALS_CHECK,
-            ),
-            now=ctx.clock(),
-        )
-        return pending, f"loan:{loan_id}", {"pending_action": pending.id, "reason": reason}
-
-    return audited(
-        ctx, actor=actor, action="loans.request_write_off", request_id=request_id, body=body
-    )
+    return _request_two_person(ctx, actor, loan_id, "loans.write_off", reason, request_id)
 
 
-def execute_write_off(ctx: ServiceContext, uow: UnitOfWork, pending: PendingAction) -> str:
-    """Run an approved write-off inside the checker's unit of work."""
+def request_charge_off(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    reason: str,
+    *,
+    request_id: str | None = None,
+) -> PendingAction:
+    """Ending recovery of a written-off loan (the off-balance memo is cleared) takes two people
+    as the write-off did: the maker asks, a checker approves."""
+    return _request_two_person(ctx, actor, loan_id, "loans.charge_off", reason, request_id)
+
+
+def execute_two_person(ctx: ServiceContext, uow: UnitOfWork, pending: PendingAction) -> str:
+    """Run an approved write-off or charge-off inside the checker's unit of work."""
     loan_id = int(pending.payload["loan_id"])
-    _apply(ctx, uow, loan_id, lambda loan, on: loan.write_off(on))
+    _apply(ctx, uow, loan_id, TWO_PERSON[pending.action])
     return f"loan:{loan_id}"
+
+
+def charge_fee(
+    ctx: ServiceContext,
+    actor: Principal,
+    loan_id: int,
+    amount: str | int,
+    *,
+    request_id: str | None = None,
+) -> LoanState:
+    """Charge a fee (e.g. a documented service fee); it is collected with the installment due
+    on or after today. From then on end of day closes the loan by replay."""
+    value = parse_amount(amount)
+    return _command(
+        ctx,
+        actor,
+        loan_id,
+        "loans.charge_fee",
+        lambda loan, on: loan.charge_fee(value, on),
+        request_id,
+        {"amount": str(value)},
+    )
 
 
 def recover(

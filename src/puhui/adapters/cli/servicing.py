@@ -85,6 +85,14 @@ def register(loan_app: typer.Typer) -> None:
 
         _print(loan_id, run(_ctx(), SYSTEM, loan_id, amount, mode))
 
+    @loan_app.command("charge-fee")
+    @handles_errors
+    def charge_fee(loan_id: int, amount: str) -> None:
+        """Charge a fee of AMOUNT, collected with the next installment due."""
+        from puhui.services.servicing import charge_fee as run
+
+        _print(loan_id, run(_ctx(), SYSTEM, loan_id, amount))
+
     @loan_app.command("reverse")
     @handles_errors
     def reverse(loan_id: int, transaction: int) -> None:

@@ -193,6 +193,25 @@ def request_write_off(
     return {"status": "pending_approval", "pending_action_id": pending.id}
 
 
+@router.post("/loans/{loan_id}/charge-off-requests", status_code=202)
+def request_charge_off(
+    loan_id: int, body: WriteOffIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    """Ask to end recovery of a written-off loan; it happens when a checker approves."""
+    pending = servicing.request_charge_off(ctx, principal, loan_id, body.reason, request_id=rid)
+    return {"status": "pending_approval", "pending_action_id": pending.id}
+
+
+@router.post("/loans/{loan_id}/fees")
+def charge_fee(
+    loan_id: int, body: AmountIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
+) -> dict[str, Any]:
+    """Charge a fee, collected with the next installment due."""
+    return state_json(
+        loan_id, servicing.charge_fee(ctx, principal, loan_id, body.amount, request_id=rid)
+    )
+
+
 @router.post("/loans/{loan_id}/recoveries")
 def recover(
     loan_id: int, body: AmountIn, ctx: CtxDep, principal: PrincipalDep, rid: RequestIdDep
