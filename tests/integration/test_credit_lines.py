@@ -108,3 +108,25 @@ def test_overdue_drawdown_blocks_new_ones(
         f"/api/v1/credit-lines/{line_id}/drawdowns", headers=officer, json={"amount": "500.00"}
     )
     assert r.status_code == 409 and r.json()["code"] == "credit_line.overdue_blocked"
+
+
+def test_a_drawdown_fee_through_the_api(
+    platform: Platform, client: TestClient, officer: dict[str, str]
+) -> None:
+    terms = {**LINE, "drawdown_fee_rate": "0.004", "drawdown_fee": "5.00"}
+    r = client.post("/api/v1/credit-lines", headers=officer, json={"terms": terms})
+    assert r.status_code == 201, r.text
+    line_id = r.json()["credit_line_id"]
+    r = client.post(
+        f"/api/v1/credit-lines/{line_id}/drawdowns", headers=officer, json={"amount": "10000.00"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["fee_outstanding"] == "45.00"  # 0.4 % of 10,000 + 5.00
+    with platform.ctx.uow() as uow:
+        assert uow.credit_lines.gl_balances(line_id)["122101"] == 45
+    bad = client.post(
+        "/api/v1/credit-lines",
+        headers=officer,
+        json={"terms": {**LINE, "drawdown_fee_rate": "0.5"}},
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "credit_line.invalid_drawdown_fee"

@@ -125,6 +125,10 @@ def test_terms_defaults() -> None:
         ("term_days_per_drawdown", 0, "invalid_term_days"),
         ("term_days_per_drawdown", True, "invalid_term_days"),
         ("penalty_uplift", D("-0.1"), "invalid_uplift"),
+        ("drawdown_fee_rate", D("-0.001"), "invalid_drawdown_fee"),
+        ("drawdown_fee_rate", D("0.11"), "invalid_drawdown_fee"),
+        ("drawdown_fee", D("-1.00"), "invalid_drawdown_fee"),
+        ("drawdown_fee", D("1.001"), "invalid_drawdown_fee"),
         ("currency", "CNY", "invalid_currency"),
     ],
 )
@@ -416,18 +420,21 @@ ops_strategy = st.lists(  # (kind, days since the previous op, amount in 分 / e
     max_size=20,
 )
 terms_strategy = st.builds(
-    lambda rate, basis, term, expires: CreditLineTerms(
+    lambda rate, basis, term, expires, fee: CreditLineTerms(
         D("100000"),
         D(rate),
         OPEN,
         day(expires),
         days_in_year=basis,
         term_days_per_drawdown=term,
+        drawdown_fee_rate=D(fee[0]),
+        drawdown_fee=D(fee[1]),
     ),
     st.sampled_from(RATES),
     st.sampled_from([360, 365]),
     st.integers(5, 90),
     st.integers(60, 400),
+    st.sampled_from([("0", "0"), ("0", "0"), ("0.005", "0"), ("0", "20.00"), ("0.0033", "1.50")]),
 )
 
 
@@ -478,7 +485,7 @@ def _invariants(books: Books, on: date) -> None:
     assert 0 <= s.available <= limit and s.available == limit - s.principal_outstanding
     assert s.principal_outstanding == sum((d.principal_outstanding for d in s.drawdowns), D(0))
     assert 0 <= s.repaid.principal <= s.drawn
-    assert s.interest_outstanding >= 0 and s.penalty_outstanding >= 0
+    assert s.interest_outstanding >= 0 and s.penalty_outstanding >= 0 and s.fee_outstanding >= 0
     for entry in books.journal:
         assert TrialBalance.of([entry]).balanced
     assert books.unreconciled(on) == []
@@ -496,6 +503,7 @@ def _economics(s: LineState) -> tuple[Any, ...]:
         s.status,
         (s.principal_outstanding, s.available, s.drawn, s.repaid),
         (s.interest_outstanding, s.penalty_outstanding, s.interest_accrued, s.penalty_accrued),
+        s.fee_outstanding,
         (s.days_past_due, s.bucket, s.line_class),
         drawdowns,
     )
@@ -610,3 +618,18 @@ def test_accrual_equals_a_day_by_day_oracle_rounded_once(
     ]
     assert s.days_past_due == max(overdue, default=0)
     assert (s.status is S.OVERDUE) == (s.days_past_due > 0)
+
+
+def test_a_drawdown_fee_is_recognised_on_drawdown_and_collected_before_interest() -> None:
+    """0.5 % of 30,000 plus 2.00 flat: 152.00, Dr 应收费用 / Cr 手续费收入 on the drawdown."""
+    books = Books(a_line(drawdown_fee_rate=D("0.005"), drawdown_fee=D("2.00")))
+    change = books.draw("30000", 0)
+    (entry,) = change.journal
+    assert (Account.FEE_RECEIVABLE, Account.FEE_INCOME, D("152.00")) in transfers(entry)
+    state = books.state(0)
+    assert state.fee_outstanding == D("152.00") and state.available == D("70000.00")
+    # ten days of 7.3 % / 365 on 30,000 = 60.00 of interest; 200.00 pays the fee, then 48.00
+    books.repay("200.00", 10)
+    state = books.state(10)
+    assert state.fee_outstanding == 0 and state.interest_outstanding == D("18.00")
+    assert state.principal_outstanding == D("30000.00")

@@ -49,7 +49,8 @@ def open_line(
     request_id: str | None = None,
 ) -> int:
     """Open an approved line: ``limit``, ``annual_rate``, ``expires_on`` and optional
-    ``term_days_per_drawdown``, ``min_drawdown``, ``days_in_year``, ``penalty_uplift``."""
+    ``term_days_per_drawdown``, ``min_drawdown``, ``days_in_year``, ``penalty_uplift``,
+    ``drawdown_fee_rate`` and ``drawdown_fee``."""
     known = {
         "limit",
         "annual_rate",
@@ -58,6 +59,8 @@ def open_line(
         "min_drawdown",
         "days_in_year",
         "penalty_uplift",
+        "drawdown_fee_rate",
+        "drawdown_fee",
     }
     unknown = sorted(set(data) - known)
     if unknown:
@@ -86,6 +89,8 @@ def open_line(
             min_drawdown=_decimal(data, "min_drawdown", "100.00"),
             term_days_per_drawdown=_int(data, "term_days_per_drawdown", 90),
             penalty_uplift=_decimal(data, "penalty_uplift", "0.5"),
+            drawdown_fee_rate=_decimal(data, "drawdown_fee_rate", "0"),
+            drawdown_fee=_decimal(data, "drawdown_fee", "0"),
         )
         line_id: int = uow.credit_lines.add(terms, customer_id=customer_id, now=ctx.clock())
         return line_id, f"credit_line:{line_id}", {"limit": str(terms.limit)}

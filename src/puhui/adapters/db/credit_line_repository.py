@@ -44,6 +44,8 @@ def terms_to_json(terms: CreditLineTerms) -> str:
             "min_drawdown": str(terms.min_drawdown),
             "term_days_per_drawdown": terms.term_days_per_drawdown,
             "penalty_uplift": str(terms.penalty_uplift),
+            "drawdown_fee_rate": str(terms.drawdown_fee_rate),
+            "drawdown_fee": str(terms.drawdown_fee),
             "currency": terms.currency.code,
         },
         sort_keys=True,
@@ -61,6 +63,8 @@ def terms_from_json(text: str) -> CreditLineTerms:
         min_drawdown=Decimal(d["min_drawdown"]),
         term_days_per_drawdown=d["term_days_per_drawdown"],
         penalty_uplift=Decimal(d["penalty_uplift"]),
+        drawdown_fee_rate=Decimal(d.get("drawdown_fee_rate", "0")),
+        drawdown_fee=Decimal(d.get("drawdown_fee", "0")),
         currency=Currency.of(d["currency"]),
     )
 

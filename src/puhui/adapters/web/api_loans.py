@@ -299,6 +299,7 @@ def line_json(line_id: int, state: Any) -> dict[str, Any]:
         "principal_outstanding": _money(state.principal_outstanding),
         "interest_outstanding": _money(state.interest_outstanding),
         "penalty_outstanding": _money(state.penalty_outstanding),
+        "fee_outstanding": _money(state.fee_outstanding),
         "total_owed": _money(state.total_owed),
         "days_past_due": state.days_past_due,
         "bucket": state.bucket.value,

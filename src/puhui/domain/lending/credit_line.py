@@ -22,6 +22,9 @@ version ("swap the old entry, post the new one"), so the GL equals ``current_jou
   a quotient taken to 60 digits, when read. Splitting the days into accrual runs never changes a
   total, and rounded totals never decrease. Drawn on day 0, repaid on day 10: days 0..9 bear
   interest (算头不算尾). Unpaid = accrued - paid.
+* **Drawdown fee** (手续费, optional): ``quantize(amount x drawdown_fee_rate) + drawdown_fee`` per
+  drawdown, recognised on the drawdown (fee receivable / fee income) and collected by
+  repayments in the order penalty → fee → interest → principal. It bears no interest.
 * Paid on ``due_k + j``: ``j`` days of penalty. Days past due at the end of day ``n`` is
   ``max(n - due_k)`` over drawdowns with principal unpaid and ``due_k <= n``. Penalty and interest
   are paid before principal, so once the principal is repaid nothing else is owed.
@@ -29,11 +32,12 @@ version ("swap the old entry, post the new one"), so the GL equals ``current_jou
 **Journal** (the loan scheme of ``transactions.postings_of``):
 
 ================  ==========================================================================
-DRAWDOWN          Dr principal receivable / Cr clearing
+DRAWDOWN          Dr principal receivable / Cr clearing; a drawdown fee: Dr fee receivable /
+                  Cr fee income
 INTEREST_ACCRUAL  Dr interest (penalty) receivable / Cr interest (penalty) income: accrued to
                   date and not yet recognised
 REPAYMENT         first recognise what is paid but not yet accrued (Dr receivable / Cr income),
-                  then Dr clearing / Cr principal, interest and penalty receivable
+                  then Dr clearing / Cr principal, interest, penalty and fee receivable
 ================  ==========================================================================
 """
 
@@ -67,6 +71,7 @@ __all__ = [
 
 DAY: Final = timedelta(days=1)
 NIL: Final = Decimal(0)
+MAX_DRAWDOWN_FEE_RATE: Final = Decimal("0.1")
 
 
 def _invalid(message: str, code: str, **details: object) -> ValidationError:
@@ -104,6 +109,8 @@ class CreditLineTerms:
     min_drawdown: Decimal = Decimal("100.00")
     term_days_per_drawdown: int = 90
     penalty_uplift: Decimal = Decimal("0.5")
+    drawdown_fee_rate: Decimal = NIL  # a fraction of each drawdown (0.005 = 0.5 %)
+    drawdown_fee: Decimal = NIL  # a flat amount per drawdown
     currency: Currency = CNY
 
     def __post_init__(self) -> None:
@@ -121,9 +128,24 @@ class CreditLineTerms:
             (min_ok, "min_drawdown is within the limit", "invalid_min_drawdown"),
             (type(term) is int and term >= 1, "term_days_per_drawdown >= 1", "invalid_term_days"),
             (_is_decimal(self.penalty_uplift, NIL), "penalty_uplift >= 0", "invalid_uplift"),
+            (
+                _is_decimal(self.drawdown_fee_rate, NIL, MAX_DRAWDOWN_FEE_RATE),
+                "drawdown_fee_rate is 0-0.1",
+                "invalid_drawdown_fee",
+            ),
+            (
+                self.drawdown_fee == 0 or _is_amount(self.drawdown_fee, cur),
+                "drawdown_fee is zero or an amount in 分",
+                "invalid_drawdown_fee",
+            ),
         ):
             if not ok:
                 raise _invalid(rule, code)
+
+    def fee_on(self, amount: Decimal) -> Decimal:
+        """The fee charged on a drawdown of ``amount``."""
+        rated = quantize(EXACT.multiply(amount, self.drawdown_fee_rate), self.currency)
+        return rated + self.drawdown_fee
 
     @property
     def penalty_rate(self) -> Decimal:
@@ -188,7 +210,10 @@ class LineTransaction:
             (acc.PENALTY_RECEIVABLE, acc.PENALTY_INCOME, r.penalty),
         ]
         moves = {
-            T.DRAWDOWN: [(acc.PRINCIPAL_RECEIVABLE, acc.CLEARING, a.principal)],
+            T.DRAWDOWN: [
+                (acc.PRINCIPAL_RECEIVABLE, acc.CLEARING, a.principal),
+                (acc.FEE_RECEIVABLE, acc.FEE_INCOME, a.fee),
+            ],
             T.INTEREST_ACCRUAL: [
                 (acc.INTEREST_RECEIVABLE, acc.INTEREST_INCOME, a.interest),
                 (acc.PENALTY_RECEIVABLE, acc.PENALTY_INCOME, a.penalty),
@@ -198,6 +223,7 @@ class LineTransaction:
                 (acc.CLEARING, acc.PRINCIPAL_RECEIVABLE, a.principal),
                 (acc.CLEARING, acc.INTEREST_RECEIVABLE, a.interest),
                 (acc.CLEARING, acc.PENALTY_RECEIVABLE, a.penalty),
+                (acc.CLEARING, acc.FEE_RECEIVABLE, a.fee),
             ],
         }[self.type]
         postings = tuple(Posting(dr, cr, amount, cur) for dr, cr, amount in moves if amount > 0)
@@ -238,6 +264,7 @@ class LineState:
     available: Decimal
     interest_outstanding: Decimal
     penalty_outstanding: Decimal
+    fee_outstanding: Decimal
     interest_accrued: Decimal
     penalty_accrued: Decimal
     drawn: Decimal
@@ -250,7 +277,12 @@ class LineState:
 
     @property
     def total_owed(self) -> Decimal:
-        return self.principal_outstanding + self.interest_outstanding + self.penalty_outstanding
+        return (
+            self.principal_outstanding
+            + self.interest_outstanding
+            + self.penalty_outstanding
+            + self.fee_outstanding
+        )
 
     def subledger(self) -> dict[Account, Decimal]:
         return dict(self.subledger_balances)
@@ -284,6 +316,7 @@ class _Replay:
         self.terms, self.draws = terms, list[_Draw]()
         self.through = terms.opened_on - DAY  # principal-days counted through the end of this day
         self.interest_days = self.penalty_days = self.drawn = NIL  # I(n), Q(n): exact sums
+        self.fees = NIL  # drawdown fees charged (recognised when charged)
         self.paid = self.rec = ZERO  # paid by the customer; recognised in the GL
 
     def close_through(self, day: date) -> None:
@@ -307,6 +340,7 @@ class _Replay:
             principal=sum((d.unpaid for d in self.draws), NIL),
             interest=read(self.interest_days, t.annual_rate, self.paid.interest),
             penalty=read(self.penalty_days, t.penalty_rate, self.paid.penalty),
+            fee=self.fees - self.paid.fee,
         )
 
     def days_past_due(self, day: date) -> int:
@@ -343,7 +377,9 @@ class _Replay:
             raise _conflict("over the available limit", "over_limit", available=str(available))
         self.draws.append(_Draw(txn.id, on, on + timedelta(t.term_days_per_drawdown), amount))
         self.drawn += amount
-        return replace(txn, allocation=Allocation(principal=amount))
+        fee = t.fee_on(amount)
+        self.fees += fee
+        return replace(txn, allocation=Allocation(principal=amount, fee=fee))
 
     def _repayment(self, txn: LineTransaction) -> LineTransaction:
         owed = self.owed()
@@ -378,6 +414,7 @@ class _Replay:
             available=max(t.limit - owed.principal, NIL),
             interest_outstanding=owed.interest,
             penalty_outstanding=owed.penalty,
+            fee_outstanding=owed.fee,
             interest_accrued=owed.interest + self.paid.interest,
             penalty_accrued=owed.penalty + self.paid.penalty,
             drawn=self.drawn,
@@ -395,6 +432,7 @@ class _Replay:
                 (Account.PRINCIPAL_RECEIVABLE, owed.principal),
                 (Account.INTEREST_RECEIVABLE, held.interest),
                 (Account.PENALTY_RECEIVABLE, held.penalty),
+                (Account.FEE_RECEIVABLE, owed.fee),
                 (Account.CLEARING, self.paid.total - self.drawn),
             ),
         )
