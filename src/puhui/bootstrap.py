@@ -12,6 +12,7 @@ from puhui.adapters.db.engine import make_engine
 from puhui.adapters.db.uow import SqlUnitOfWork
 from puhui.adapters.products import load_catalogue
 from puhui.adapters.providers.sms import SandboxSmsProvider
+from puhui.adapters.risk_setup import build_risk_setup
 from puhui.adapters.security.passwords import Argon2PasswordHasher, HmacSecretHasher
 from puhui.domain.audit import HashAlgorithm
 from puhui.domain.identity import LockoutPolicy
@@ -53,6 +54,7 @@ def build_platform(settings: Settings, *, engine: Engine | None = None) -> Platf
         secrets=HmacSecretHasher(settings.secret_key.encode()),
         policies=policies,
         products=load_catalogue(settings.products_file or None),
+        risk=build_risk_setup(settings),
     )
     return Platform(
         settings=settings, engine=engine, keyring=keyring, cipher=cipher, ctx=ctx, sms=sms

@@ -6,6 +6,7 @@ forgets to set its own keys gets an error at start-up, not a platform running on
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -42,6 +43,15 @@ class Settings(BaseSettings):
     otp_max_attempts: int = 5
 
     products_file: str = ""  # JSON product catalogue; empty: the one shipped with Puhui
+    # credit decisions: artifacts (empty: the ones shipped with Puhui) and data providers
+    rule_set_file: str = ""
+    scorecard_file: str = ""
+    risk_policy_file: str = ""
+    challenger_rule_set_file: str = ""  # a challenger arm (same scorecard and policy)
+    challenger_share: Decimal = Decimal(0)  # of live traffic, 0-1
+    lpr_1y: Decimal | None = None  # the one-year LPR in force; None: the policy's
+    data_providers: Literal["sandbox", "http"] = "sandbox"
+    data_provider_file: str = ""  # JSON: per-source base URL, key id, secret (http only)
     sms_provider: Literal["sandbox"] = "sandbox"
     sms_log_path: str = Field(default_factory=lambda: str(ROOT / "var" / "sms-sandbox.log"))
     log_level: str = "INFO"

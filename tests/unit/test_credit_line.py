@@ -555,7 +555,7 @@ def test_reverse_and_replay_equals_never_happened(
 
 
 @settings(max_examples=200)
-@given(terms_strategy, ops_strategy, st.lists(st.booleans(), min_size=18, max_size=18))
+@given(terms_strategy, ops_strategy, st.lists(st.booleans(), min_size=20, max_size=20))
 def test_interest_totals_do_not_depend_on_how_days_are_split_into_accrual_runs(
     terms: CreditLineTerms, ops: list[Op], runs: list[bool]
 ) -> None:

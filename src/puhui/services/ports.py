@@ -27,6 +27,7 @@ class UnitOfWork(Protocol):
     loans: Any
     ledger: Any
     credit_lines: Any
+    risk: Any
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -90,3 +91,4 @@ class ServiceContext:
     policies: Policies = field(default_factory=Policies)
     clock: Callable[[], datetime] = utc_now
     products: dict[str, Any] = field(default_factory=dict)  # code -> LoanProduct
+    risk: Any = None  # services.decisions.RiskSetup: strategies and data providers

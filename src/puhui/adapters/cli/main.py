@@ -387,6 +387,9 @@ def _register_loan_commands() -> None:
 
     servicing.register(loan_app)
     app.add_typer(loan_app, name="loan")
+    from puhui.adapters.cli import decisions
+
+    decisions.register(app)
 
 
 _register_loan_commands()

@@ -344,4 +344,105 @@ credit_line_transactions = sa.Table(
     sa.UniqueConstraint("line_id", "seq", name="uq_credit_line_transactions_line_seq"),
 )
 
+# -- credit decisions (R-6.3, R-9.2, R-9.3, R-11.2) ----------------------------------------------
+# Personal identifiers are never stored in clear: ``*_ref`` columns are blind indexes (HMAC-SM3)
+# of the resident id or USCC, ``*_enc`` columns AEAD ciphertext.
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("consent_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("subject_ref", sa.String(64), nullable=False, index=True),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("recipients", sa.Text, nullable=False, server_default=""),
+    sa.Column("text_version", sa.String(40), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("granted_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("evidence_hash", sa.String(64), nullable=False),
+)
+
+source_cache = sa.Table(
+    "source_cache",
+    metadata,
+    sa.Column("source_id", sa.String(32), primary_key=True),
+    sa.Column("subject_key", sa.String(64), primary_key=True),
+    sa.Column("payload_enc", sa.Text, nullable=False),
+    sa.Column("fetched_at", UtcDateTime, nullable=False),
+)
+
+credit_applications = sa.Table(
+    "credit_applications",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("application_ref", sa.String(64), nullable=False),
+    sa.Column("product_code", sa.String(40), nullable=False),
+    sa.Column("borrower_type", sa.String(24), nullable=False),
+    sa.Column("applicant_ref", sa.String(64), nullable=False, index=True),
+    sa.Column("enterprise_ref", sa.String(64), nullable=True, index=True),
+    sa.Column("spouse_ref", sa.String(64), nullable=True, index=True),
+    sa.Column("region_code", sa.String(6), nullable=False),
+    sa.Column("industry_code", sa.String(1), nullable=False),
+    sa.Column("guarantee_type", sa.String(12), nullable=False),
+    sa.Column("requested_amount_minor", Minor, nullable=False),
+    sa.Column("requested_term_months", sa.Integer, nullable=False),
+    sa.Column("applied_on", sa.Date, nullable=False),
+    sa.Column("snapshot_hash", sa.String(64), nullable=False),
+    sa.Column("snapshot_enc", sa.Text, nullable=False),
+    # decided -> approved / declined directly, or in_review until a reviewer decides
+    sa.Column("status", sa.String(12), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("channel", "application_ref", name="uq_credit_applications_ref"),
+)
+
+credit_decisions = sa.Table(
+    "credit_decisions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "application_id",
+        sa.BigInteger,
+        sa.ForeignKey("credit_applications.id"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("outcome", sa.String(8), nullable=False),  # approve | decline | review
+    sa.Column("arm", sa.String(12), nullable=False),  # champion | challenger
+    sa.Column("rule_set", sa.String(120), nullable=False),  # id@version#hash
+    sa.Column("scorecard", sa.String(120), nullable=False),
+    sa.Column("variables", sa.String(120), nullable=False),
+    sa.Column("policy", sa.String(120), nullable=False),
+    sa.Column("score", sa.Integer, nullable=True),
+    sa.Column("grade", sa.String(4), nullable=True),
+    sa.Column("pd", sa.String(24), nullable=True),
+    sa.Column("limit_minor", Minor, nullable=False),
+    sa.Column("annual_rate", sa.String(24), nullable=True),
+    sa.Column("latency_us", sa.Integer, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),  # the full explanation, canonical JSON
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=False),
+)
+
+review_outcomes = sa.Table(
+    "review_outcomes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "application_id",
+        sa.BigInteger,
+        sa.ForeignKey("credit_applications.id"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("outcome", sa.String(8), nullable=False),  # approve | decline
+    sa.Column("limit_minor", Minor, nullable=False),
+    sa.Column("reviewer", sa.String(80), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=False),
+)
+
 BUSINESS_TABLES = [t.name for t in metadata.sorted_tables]

@@ -11,6 +11,7 @@ from puhui.adapters.db import repositories as r
 from puhui.adapters.db.credit_line_repository import CreditLineRepository
 from puhui.adapters.db.lending_repositories import LedgerReadModel
 from puhui.adapters.db.loan_repository import LoanRepository
+from puhui.adapters.db.risk_repository import RiskRepository
 
 
 class SqlUnitOfWork:
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.loans = LoanRepository(conn)
         self.ledger = LedgerReadModel(conn)
         self.credit_lines = CreditLineRepository(conn)
+        self.risk = RiskRepository(conn, self.cipher)
         return self
 
     def __exit__(

@@ -1,0 +1,1 @@
+"""Credit risk decisions: applications, sources, variables, rules, scores, limits, routes."""

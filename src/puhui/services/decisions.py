@@ -1,0 +1,389 @@
+"""Credit decisions as a use case (R-9.2, R-9.3, R-6.3, R-11.2): decide an application, keep the
+immutable decision record, and the manual-review queue the console works from.
+
+``decide_application`` runs in three steps so that no database transaction is held while
+providers are called:
+
+1. *read*: refuse a duplicate, load the applicant's valid consents and the cached payloads;
+2. *collect*: call the providers (``datasources.collect``; consent-gated, cache-first, every
+   failure recorded as an outcome), outside any transaction;
+3. *decide and write*, in one unit of work: read the group's unified exposure and the portfolio
+   snapshot, ``domain.risk.decision.decide``, then store the new cache entries, the application
+   (identifiers as blind indexes, snapshot encrypted), the decision record and its hash, and the
+   audit record — all or nothing.
+
+A missing consent for a purpose no decision can go without (``REQUIRED_PURPOSES``) refuses the
+application with ``consent.missing`` and saves nothing; bad or inconsistent input likewise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from puhui.domain.errors import Conflict, NotFound, ValidationError
+from puhui.domain.identity import Permission, Principal
+from puhui.domain.money import Money
+from puhui.domain.risk.application import CreditApplication
+from puhui.domain.risk.consent import Consent, ConsentMissing
+from puhui.domain.risk.decision import REQUIRED_PURPOSES, Decision, Strategy, decide
+from puhui.domain.risk.sources import SOURCE_REGISTRY, SourceStatus
+from puhui.services.audit import audited
+from puhui.services.datasources import DataProvider, Payload, collect, subject_key
+from puhui.services.platform import business_date
+from puhui.services.ports import ServiceContext, UnitOfWork
+
+# the product's segment and the borrower types it lends to
+SEGMENT_BORROWERS = {
+    "micro_business": ("micro_enterprise",),
+    "individual_business": ("individual_business",),
+    "consumer": ("consumer",),
+}
+STATUS_OF_OUTCOME = {"approve": "approved", "decline": "declined", "review": "in_review"}
+
+
+@dataclass
+class RiskSetup:
+    """The strategies and data providers of the decision engine, built once at start-up."""
+
+    champion: Strategy
+    providers: DataProvider | Mapping[str, DataProvider]
+    challenger: Strategy | None = None
+    challenger_share: Decimal = Decimal(0)  # of live traffic, by a hash of the application id
+    lpr: Decimal | None = None  # the LPR in force; None: the policy's configured one
+    portfolio_ttl: timedelta = timedelta(seconds=60)
+    _portfolio: tuple[datetime, Any] | None = field(default=None, repr=False)
+
+    def portfolio(self, uow: UnitOfWork, now: datetime) -> Any:
+        """The portfolio snapshot for concentration caps, read at most once per ``portfolio_ttl``
+        (caps are shares of the whole book: a minute-old snapshot is close enough, and reading
+        it costs four aggregate queries)."""
+        cached = self._portfolio
+        if cached is None or now - cached[0] >= self.portfolio_ttl or now < cached[0]:
+            cached = (now, uow.risk.portfolio_exposure())
+            self._portfolio = cached
+        return cached[1]
+
+    def strategy_for(self, application_id: str) -> Strategy:
+        """Champion / challenger split: a stable hash of the application id picks the arm."""
+        if self.challenger is None or self.challenger_share <= 0:
+            return self.champion
+        digest = hashlib.sha256(application_id.encode()).digest()
+        bucket = Decimal(int.from_bytes(digest[:4], "big")) / Decimal(2**32)
+        return self.challenger if bucket < self.challenger_share else self.champion
+
+
+class _Consents:
+    """The consents read in step 1, as ``datasources.ConsentLookup``."""
+
+    def __init__(self, consents: Sequence[Consent]) -> None:
+        self.consents = consents
+
+    def valid_consents(self, resident_id: str, at: datetime) -> Sequence[Consent]:
+        return self.consents
+
+
+class _Cache:
+    """The cache entries read in step 1; new entries are kept for step 3 to store."""
+
+    def __init__(self, entries: dict[tuple[str, str], tuple[Payload, datetime]]) -> None:
+        self.entries = entries
+        self.new: list[tuple[str, str, Payload, datetime]] = []
+
+    def get(self, source_id: str, key: str) -> tuple[Payload, datetime] | None:
+        return self.entries.get((source_id, key))
+
+    def put(self, source_id: str, key: str, payload: Payload, fetched_at: datetime) -> None:
+        self.new.append((source_id, key, payload, fetched_at))
+
+
+def _setup(ctx: ServiceContext) -> RiskSetup:
+    if ctx.risk is None:
+        raise Conflict("the decision engine is not configured", code="risk.not_configured")
+    setup: RiskSetup = ctx.risk
+    return setup
+
+
+def parse_application(
+    ctx: ServiceContext, data: Mapping[str, Any]
+) -> tuple[CreditApplication, Any]:
+    """The application and its product, or a clear error (nothing is saved)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("the application is a JSON object", code="risk.application.invalid")
+    application = CreditApplication.from_mapping(data)
+    product = ctx.products.get(application.product_code)
+    if product is None:
+        raise ValidationError(
+            f"unknown product {application.product_code!r}",
+            code="risk.application.unknown_product",
+            details={"field": "product_code", "known": sorted(ctx.products)},
+        )
+    if application.borrower_type.value not in SEGMENT_BORROWERS[product.segment.value]:
+        raise ValidationError(
+            f"product {product.code} does not lend to {application.borrower_type.value}",
+            code="risk.application.inconsistent",
+            details={"field": "borrower_type", "reason": "product_segment"},
+        )
+    if not product.min_repayments <= application.requested_term_months <= product.max_repayments:
+        raise ValidationError(
+            f"product {product.code} lends for {product.min_repayments}-"
+            f"{product.max_repayments} months",
+            code="risk.application.inconsistent",
+            details={"field": "requested_term_months", "reason": "outside_product_terms"},
+        )
+    return application, product
+
+
+def decide_application(
+    ctx: ServiceContext,
+    actor: Principal,
+    data: Mapping[str, Any],
+    *,
+    request_id: str | None = None,
+) -> Any:
+    """Decide one application in seconds (far less, in fact) and store its record (R-9.2)."""
+    started = time.perf_counter()
+    actor.require(Permission.APPLICATIONS_CREATE)
+    setup = _setup(ctx)
+    application, product = parse_application(ctx, data)
+    strategy = setup.strategy_for(application.application_id)
+    now = ctx.clock()
+    keys = [(sid, subject_key(spec, application)) for sid, spec in SOURCE_REGISTRY.items()]
+    with ctx.uow() as uow:  # 1. read
+        existing = uow.risk.find_application(application.channel, application.application_id)
+        if existing is not None:
+            return _repeat(existing, application)
+        as_of = business_date(uow, clock=now)
+        consents = uow.risk.valid_consents(application.applicant_resident_id, now)
+        cache = _Cache(uow.risk.cached(keys))
+    if application.applied_on > as_of:
+        raise ValidationError(
+            "applied_on is after the business date",
+            code="risk.application.inconsistent",
+            details={"field": "applied_on", "reason": "in_the_future"},
+        )
+    outcomes = collect(  # 2. collect, outside any transaction
+        application, providers=setup.providers, consents=_Consents(consents), cache=cache, now=now
+    )
+    required = [
+        sid
+        for sid, o in outcomes.items()
+        if o.status is SourceStatus.MISSING_CONSENT
+        and SOURCE_REGISTRY[sid].consent_purpose in REQUIRED_PURPOSES
+    ]
+    if required:
+        raise ConsentMissing(
+            "the applicant has not authorised "
+            + ", ".join(str(SOURCE_REGISTRY[s].consent_purpose) for s in required),
+            details={
+                "purposes": sorted({str(SOURCE_REGISTRY[s].consent_purpose) for s in required}),
+                "sources": required,
+            },
+        )
+
+    def body(uow: UnitOfWork) -> tuple[Any, str, dict[str, Any]]:  # 3. decide and write
+        risk = uow.risk
+        refs = _refs(risk, application)
+        decision = decide(
+            strategy,
+            product,
+            application,
+            outcomes,
+            as_of=as_of,
+            group_exposure=risk.group_exposure(refs.values()),
+            consumer_exposure=risk.consumer_exposure(refs["applicant_ref"])
+            if application.borrower_type.value == "consumer"
+            else Money.zero(),
+            portfolio=setup.portfolio(uow, now),
+            lpr=setup.lpr,
+        )
+        for source_id, key, payload, fetched_at in cache.new:
+            risk.put_cached(source_id, key, payload, fetched_at)
+        application_id = risk.add_application(
+            _application_row(application, refs, STATUS_OF_OUTCOME[decision.outcome]),
+            application.canonical_json().decode(),
+            now=now,
+        )
+        risk.add_decision(
+            application_id,
+            _decision_row(decision, int((time.perf_counter() - started) * 1e6), now),
+        )
+        stored = risk.get(application_id)
+        return (
+            stored,
+            f"credit_application:{application_id}",
+            {
+                "outcome": decision.outcome,
+                "arm": decision.arm,
+                "record_hash": stored.record_hash,
+                "product_code": application.product_code,
+            },
+        )
+
+    return audited(ctx, actor=actor, action="applications.decide", request_id=request_id, body=body)
+
+
+def _repeat(existing: Any, application: CreditApplication) -> Any:
+    """The same application sent again gets its stored decision (safe retries); a different
+    application under a used id is refused."""
+    if existing.snapshot_hash != application.snapshot_hash():
+        raise Conflict(
+            "this application id is already used by a different application",
+            code="risk.application.duplicate",
+            details={"application_id": application.application_id},
+        )
+    return existing
+
+
+def _refs(risk: Any, application: CreditApplication) -> dict[str, str]:
+    refs = {"applicant_ref": risk.person_ref(application.applicant_resident_id)}
+    if application.enterprise_uscc:
+        refs["enterprise_ref"] = risk.enterprise_ref(application.enterprise_uscc)
+    if application.owner_spouse_resident_id:
+        refs["spouse_ref"] = risk.person_ref(application.owner_spouse_resident_id)
+    return refs
+
+
+def _application_row(
+    application: CreditApplication, refs: Mapping[str, str], status: str
+) -> dict[str, Any]:
+    return {
+        "channel": application.channel,
+        "application_ref": application.application_id,
+        "product_code": application.product_code,
+        "borrower_type": application.borrower_type.value,
+        **refs,
+        "region_code": application.region_code,
+        "industry_code": application.industry_code,
+        "guarantee_type": application.guarantee_type.value,
+        "requested_amount": application.requested_amount,
+        "requested_term_months": application.requested_term_months,
+        "applied_on": application.applied_on,
+        "snapshot_hash": application.snapshot_hash(),
+        "status": status,
+    }
+
+
+def _decision_row(decision: Decision, latency_us: int, now: datetime) -> dict[str, Any]:
+    versions = decision.versions
+    record = decision.record_json()
+    return {
+        "outcome": decision.outcome,
+        "arm": decision.arm,
+        "rule_set": versions["rule_set"],
+        "scorecard": versions["scorecard"],
+        "variables": versions["variables"],
+        "policy": versions["policy"],
+        "score": decision.score.score,
+        "grade": decision.score.grade,
+        "pd": str(decision.score.pd),
+        "limit": decision.granted_limit.amount,
+        "annual_rate": str(decision.price.annual_rate),
+        "latency_us": latency_us,
+        "record": record,
+        "record_hash": hashlib.sha256(record.encode()).hexdigest(),
+        "decided_at": now,
+    }
+
+
+# -- reading and the manual-review queue (R-9.2c) --------------------------------------------
+
+
+def get_decision(ctx: ServiceContext, actor: Principal, application_id: int) -> Any:
+    if not actor.can(Permission.APPLICATIONS_CREATE):
+        actor.require(Permission.APPLICATIONS_REVIEW)
+    with ctx.uow() as uow:
+        return uow.risk.get(application_id)
+
+
+def review_queue(ctx: ServiceContext, actor: Principal, *, limit: int = 100) -> list[Any]:
+    """Applications routed to manual review, newest first."""
+    actor.require(Permission.APPLICATIONS_REVIEW)
+    with ctx.uow() as uow:
+        items: list[Any] = uow.risk.by_status(status="in_review", limit=limit)
+        return items
+
+
+def review_application(
+    ctx: ServiceContext,
+    actor: Principal,
+    application_id: int,
+    outcome: str,
+    reason: str,
+    *,
+    limit: str | None = None,
+    request_id: str | None = None,
+) -> Any:
+    """A reviewer approves (at most the engine's limit) or declines a routed application."""
+    if outcome not in ("approve", "decline"):
+        raise ValidationError(
+            "outcome is approve or decline",
+            code="risk.review.invalid",
+            details={"field": "outcome"},
+        )
+    reason = " ".join(str(reason).split())
+    if not 4 <= len(reason) <= 400:
+        raise ValidationError(
+            "a review needs a reason of 4-400 characters",
+            code="risk.review.invalid",
+            details={"field": "reason"},
+        )
+
+    def body(uow: UnitOfWork) -> tuple[Any, str, dict[str, Any]]:
+        actor.require(Permission.APPLICATIONS_REVIEW)
+        stored = uow.risk.get(application_id, for_update=True)
+        if stored.status != "in_review":
+            raise Conflict(
+                f"the application is {stored.status}, not in review",
+                code="risk.review.not_pending",
+            )
+        granted = _review_limit(stored.limit, limit) if outcome == "approve" else Decimal(0)
+        uow.risk.add_review(
+            application_id,
+            outcome=outcome,
+            limit=granted,
+            reviewer=actor.ref,
+            reason=reason,
+            now=ctx.clock(),
+        )
+        uow.risk.set_status(application_id, STATUS_OF_OUTCOME[outcome])
+        return (
+            uow.risk.get(application_id),
+            f"credit_application:{application_id}",
+            {"outcome": outcome, "limit": str(granted), "reason": reason},
+        )
+
+    return audited(ctx, actor=actor, action="applications.review", request_id=request_id, body=body)
+
+
+def _review_limit(engine_limit: Decimal, asked: str | None) -> Decimal:
+    if asked is None:
+        value = engine_limit
+    else:
+        try:
+            value = Decimal(str(asked))
+        except ArithmeticError:
+            value = Decimal(-1)
+        if not value.is_finite():
+            value = Decimal(-1)
+    if not 0 < value <= engine_limit or value != value.quantize(Decimal("0.01")):
+        raise ValidationError(
+            f"the approved limit is above 0 and at most the engine's {engine_limit}",
+            code="risk.review.invalid",
+            details={"field": "limit", "max": str(engine_limit)},
+        )
+    return value
+
+
+def find(ctx: ServiceContext, actor: Principal, channel: str, ref: str) -> Any:
+    actor.require(Permission.APPLICATIONS_CREATE)
+    with ctx.uow() as uow:
+        found = uow.risk.find_application(channel, ref)
+    if found is None:
+        raise NotFound("no such credit application", code="risk.application.not_found")
+    return found
