@@ -46,10 +46,31 @@ DEMO_CUSTOMERS = (
 )
 
 
+# Demo credit applications: (ref, product, borrower type, resident id parts, USCC body, amount,
+# term). Sequence codes 901 and 914 are the sandbox's sanctions hit and many enquiries, so the
+# demo shows an approval, a decline and an application waiting for manual review.
+DEMO_APPLICATIONS = (
+    ("DEMO-1", "MICRO-BIZ", "micro_enterprise", ("330106", date(1985, 3, 14), 21),
+     "91330106MA0001Y00", "200000.00", 12),
+    ("DEMO-2", "CONSUMER", "consumer", ("440305", date(1978, 11, 2), 900), None, "30000.00", 12),
+    ("DEMO-3", "INDIV-BIZ", "individual_business", ("510107", date(1990, 6, 30), 914),
+     None, "80000.00", 12),
+    ("DEMO-4", "CONSUMER", "consumer", ("420106", date(1982, 1, 19), 901), None, "20000.00", 6),
+)  # fmt: skip
+DEMO_CONSENTS = (
+    "credit_report",
+    "identity_verification",
+    "tax_data",
+    "bank_flows",
+    "social_security",
+)
+
+
 @dataclass(frozen=True)
 class DemoResult:
     users_created: list[str]
     customers_created: int
+    decisions_made: int = 0
 
 
 def load_demo(ctx: ServiceContext, *, environment: str) -> DemoResult:
@@ -92,4 +113,48 @@ def load_demo(ctx: ServiceContext, *, environment: str) -> DemoResult:
             record(ctx, uow, actor=SYSTEM, action="demo.customer", target=f"customer:{saved.id}")
             n += 1
         uow.commit()
-    return DemoResult(created, n)
+    return DemoResult(created, n, _demo_decisions(ctx, today))
+
+
+def _demo_decisions(ctx: ServiceContext, today: date) -> int:
+    """Consents and one decided application per demo applicant (sandbox data)."""
+    from puhui.domain.identifiers import make_uscc
+    from puhui.services.consents import grant_consent
+    from puhui.services.decisions import decide_application
+
+    made = 0
+    for ref, product, borrower, (region, birth, seq), uscc, amount, term in DEMO_APPLICATIONS:
+        with ctx.uow() as uow:
+            if uow.risk.find_application("branch", ref) is not None:
+                continue
+        resident_id = make_resident_id(region, birth, seq)
+        for purpose in DEMO_CONSENTS:
+            grant_consent(
+                ctx,
+                SYSTEM,
+                {"resident_id": resident_id, "purpose": purpose, "text_version": "2026.1"},
+            )
+        application = {
+            "application_id": ref,
+            "product_code": product,
+            "borrower_type": borrower,
+            "applicant_name": "演示客户",
+            "applicant_resident_id": resident_id,
+            "applicant_mobile": "13800138000",
+            "requested_amount": amount,
+            "requested_term_months": term,
+            "purpose": "working_capital" if borrower != "consumer" else "consumption",
+            "region_code": region,
+            "industry_code": "F",
+            "guarantee_type": "credit",
+            "applied_on": today.isoformat(),
+            "channel": "branch",
+        }
+        if borrower == "consumer":
+            application["declared_monthly_income"] = "15000.00"
+        if uscc is not None:
+            application["enterprise_uscc"] = make_uscc(uscc[:17])
+            application["enterprise_name"] = "演示商贸有限公司"
+        decide_application(ctx, SYSTEM, application)
+        made += 1
+    return made

@@ -16,6 +16,7 @@ from puhui.domain.identity import SYSTEM
 
 rules_app = typer.Typer(help="Admission rule sets: check and simulate.", no_args_is_help=True)
 consent_app = typer.Typer(help="Customers' consents (授权).", no_args_is_help=True)
+limits_app = typer.Typer(help="Credit limits: the periodic re-check.", no_args_is_help=True)
 
 
 def _ctx() -> Any:
@@ -85,6 +86,32 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(rules_app, name="rules")
     app.add_typer(consent_app, name="consent")
+    app.add_typer(limits_app, name="limits")
+
+
+@limits_app.command("recheck")
+@handles_errors
+def recheck(
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Re-check every approved limit on fresh data; propose increase, decrease, cancel or keep
+    (nothing is changed)."""
+    from puhui.services.limit_review import recheck_limits
+
+    proposals = recheck_limits(_ctx(), SYSTEM)
+    if output == "json":
+        rows = [
+            {**p.__dict__, "current": str(p.current), "proposed": str(p.proposed)}
+            for p in proposals
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for p in proposals:
+        typer.echo(
+            f"{p.application_ref:<20} {p.product_code:<10} {p.action:<8} "
+            f"{p.current:>14,.2f} -> {p.proposed:>14,.2f}  {p.reason_code}: {p.reason_zh}"
+        )
+    typer.echo(f"{len(proposals)} approved limits re-checked")
 
 
 @rules_app.command("check")

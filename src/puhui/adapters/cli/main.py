@@ -156,7 +156,7 @@ def demo_load() -> None:
     result = load_demo(platform.ctx, environment=platform.settings.environment)
     typer.echo(
         f"demo data loaded: {len(result.users_created)} new users, "
-        f"{result.customers_created} new customers"
+        f"{result.customers_created} new customers, {result.decisions_made} credit decisions"
     )
     typer.echo(f"demo logins (console, password {DEMO_PASSWORD}):")
     for u in DEMO_USERS:
