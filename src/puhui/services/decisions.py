@@ -13,7 +13,9 @@ providers are called:
    audit record — all or nothing.
 
 A missing consent for a purpose no decision can go without (``REQUIRED_PURPOSES``) refuses the
-application with ``consent.missing`` and saves nothing; bad or inconsistent input likewise.
+application with ``consent.missing`` before any provider is called; like a denied permission,
+the refusal is written to the audit log and nothing else is saved. Bad or inconsistent input
+changes nothing at all.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
-from puhui.domain.errors import Conflict, NotFound, ValidationError
+from puhui.domain.errors import Conflict, DomainError, NotFound, ValidationError
 from puhui.domain.identity import Permission, Principal
 from puhui.domain.money import Money
 from puhui.domain.risk.application import CreditApplication
 from puhui.domain.risk.consent import Consent, ConsentMissing
 from puhui.domain.risk.decision import REQUIRED_PURPOSES, Decision, Strategy, decide
-from puhui.domain.risk.sources import SOURCE_REGISTRY, SourceStatus
+from puhui.domain.risk.sources import SOURCE_REGISTRY, subject_ids
 from puhui.services.audit import audited
 from puhui.services.datasources import DataProvider, Payload, collect, subject_key
 from puhui.services.platform import business_date
@@ -148,7 +150,10 @@ def decide_application(
 ) -> Any:
     """Decide one application in seconds (far less, in fact) and store its record (R-9.2)."""
     started = time.perf_counter()
-    actor.require(Permission.APPLICATIONS_CREATE)
+    try:
+        actor.require(Permission.APPLICATIONS_CREATE)
+    except DomainError as err:
+        _refuse(ctx, actor, request_id, err)
     setup = _setup(ctx)
     application, product = parse_application(ctx, data)
     strategy = setup.strategy_for(application.application_id)
@@ -161,6 +166,18 @@ def decide_application(
         as_of = business_date(uow, clock=now)
         consents = uow.risk.valid_consents(application.applicant_resident_id, now)
         cache = _Cache(uow.risk.cached(keys))
+    lacking = missing_required_consents(application, consents, now)
+    if lacking:  # before any provider is called: nothing is collected, nothing is saved
+        purposes = sorted({purpose for purpose, _ in lacking})
+        _refuse(
+            ctx,
+            actor,
+            request_id,
+            ConsentMissing(
+                "the applicant has not authorised " + ", ".join(purposes),
+                details={"purposes": purposes, "sources": [sid for _, sid in lacking]},
+            ),
+        )
     if application.applied_on > as_of:
         raise ValidationError(
             "applied_on is after the business date",
@@ -170,21 +187,6 @@ def decide_application(
     outcomes = collect(  # 2. collect, outside any transaction
         application, providers=setup.providers, consents=_Consents(consents), cache=cache, now=now
     )
-    required = [
-        sid
-        for sid, o in outcomes.items()
-        if o.status is SourceStatus.MISSING_CONSENT
-        and SOURCE_REGISTRY[sid].consent_purpose in REQUIRED_PURPOSES
-    ]
-    if required:
-        raise ConsentMissing(
-            "the applicant has not authorised "
-            + ", ".join(str(SOURCE_REGISTRY[s].consent_purpose) for s in required),
-            details={
-                "purposes": sorted({str(SOURCE_REGISTRY[s].consent_purpose) for s in required}),
-                "sources": required,
-            },
-        )
 
     def body(uow: UnitOfWork) -> tuple[Any, str, dict[str, Any]]:  # 3. decide and write
         risk = uow.risk
@@ -226,6 +228,34 @@ def decide_application(
         )
 
     return audited(ctx, actor=actor, action="applications.decide", request_id=request_id, body=body)
+
+
+def missing_required_consents(
+    application: CreditApplication, consents: Sequence[Consent], now: datetime
+) -> list[tuple[str, str]]:
+    """``(purpose, source)`` for each applicable source of a purpose no decision can go without
+    (``REQUIRED_PURPOSES``) that no valid consent covers."""
+    lacking: list[tuple[str, str]] = []
+    for sid, spec in SOURCE_REGISTRY.items():
+        purpose = spec.consent_purpose
+        if purpose not in REQUIRED_PURPOSES or not subject_ids(spec, application):
+            continue
+        if not any(c.is_valid_for(purpose, now, source_id=sid) for c in consents):
+            lacking.append((str(purpose), sid))
+    return lacking
+
+
+def _refuse(
+    ctx: ServiceContext, actor: Principal, request_id: str | None, error: DomainError
+) -> NoReturn:
+    """Record a refused decision (a denied permission, a missing consent) in the audit log and
+    raise the error; nothing else is written."""
+
+    def body(uow: UnitOfWork) -> tuple[None, str, dict[str, Any]]:
+        raise error
+
+    audited(ctx, actor=actor, action="applications.decide", request_id=request_id, body=body)
+    raise error  # audited re-raises; this line is for the type checker
 
 
 def _repeat(existing: Any, application: CreditApplication) -> Any:

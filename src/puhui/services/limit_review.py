@@ -19,12 +19,18 @@ from typing import Any
 from puhui.domain.identity import Permission, Principal
 from puhui.domain.money import Money
 from puhui.domain.risk.application import CreditApplication
-from puhui.domain.risk.decision import REQUIRED_PURPOSES, decide
+from puhui.domain.risk.decision import decide
 from puhui.domain.risk.limits import propose_recheck
-from puhui.domain.risk.sources import SOURCE_REGISTRY, SourceStatus
+from puhui.domain.risk.sources import SOURCE_REGISTRY
 from puhui.services.audit import record
 from puhui.services.datasources import collect, subject_key
-from puhui.services.decisions import _Cache, _Consents, _refs, _setup
+from puhui.services.decisions import (
+    _Cache,
+    _Consents,
+    _refs,
+    _setup,
+    missing_required_consents,
+)
 from puhui.services.platform import business_date
 from puhui.services.ports import ServiceContext
 
@@ -61,18 +67,7 @@ def recheck_limits(ctx: ServiceContext, actor: Principal, *, limit: int = 10_000
         with ctx.uow() as uow:
             consents = uow.risk.valid_consents(application.applicant_resident_id, now)
             cache = _Cache(uow.risk.cached(keys))
-        outcomes = collect(
-            application,
-            providers=setup.providers,
-            consents=_Consents(consents),
-            cache=cache,
-            now=now,
-        )
-        if any(
-            o.status is SourceStatus.MISSING_CONSENT
-            and SOURCE_REGISTRY[sid].consent_purpose in REQUIRED_PURPOSES
-            for sid, o in outcomes.items()
-        ):
+        if missing_required_consents(application, consents, now):
             proposals.append(
                 RecheckProposal(
                     stored.application_id,
@@ -88,6 +83,13 @@ def recheck_limits(ctx: ServiceContext, actor: Principal, *, limit: int = 10_000
                 )
             )
             continue
+        outcomes = collect(
+            application,
+            providers=setup.providers,
+            consents=_Consents(consents),
+            cache=cache,
+            now=now,
+        )
         with ctx.uow() as uow:
             for source_id, key, payload, fetched_at in cache.new:
                 uow.risk.put_cached(source_id, key, payload, fetched_at)

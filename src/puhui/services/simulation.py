@@ -120,7 +120,7 @@ def simulate(
             outcomes,
             as_of=date.fromisoformat(record["as_of"]),
             group_exposure=Money(Decimal(record["limit"]["group_exposure"])),
-            consumer_exposure=Money.zero(),
+            consumer_exposure=Money(Decimal(record["limit"].get("consumer_exposure", "0"))),
             portfolio=portfolio,
         )
         old, new = stored.outcome, decision.outcome

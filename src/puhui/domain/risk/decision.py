@@ -31,7 +31,7 @@ from puhui.domain.risk.consent import ConsentPurpose
 from puhui.domain.risk.limits import LimitRequest, LimitResult, PortfolioExposure, calculate_limit
 from puhui.domain.risk.policy import RiskPolicy
 from puhui.domain.risk.pricing import PriceResult, ProductTerms, price
-from puhui.domain.risk.routing import Route, RouteReason, route
+from puhui.domain.risk.routing import APPROVED, Route, RouteReason, route
 from puhui.domain.risk.rule_set import RuleSet, RuleSetResult, evaluate
 from puhui.domain.risk.scorecard import Scorecard, ScoreResult
 from puhui.domain.risk.sources import (
@@ -56,6 +56,7 @@ __all__ = [
 # Without these a decision cannot be made at all: the credit report (征信) and the identity
 # check. The caller refuses the application (consent.missing) before anything is saved.
 REQUIRED_PURPOSES: Final = (ConsentPurpose.CREDIT_REPORT, ConsentPurpose.IDENTITY_VERIFICATION)
+APPROVED_REASON: Final = APPROVED[0]  # the routing reason of an automatic approval
 TECHNICAL_FAILURES: Final = (
     SourceStatus.TIMEOUT,
     SourceStatus.UNAVAILABLE,
@@ -109,6 +110,7 @@ class Decision:
     limit: LimitResult
     route: Route
     group_exposure: Money
+    consumer_exposure: Money
 
     @property
     def outcome(self) -> str:
@@ -190,6 +192,7 @@ class Decision:
                 "amount": str(lim.amount.amount),
                 "binding_constraint": lim.binding_constraint,
                 "group_exposure": str(self.group_exposure.amount),
+                "consumer_exposure": str(self.consumer_exposure.amount),
                 "workings": [
                     {"step": w.name, "value": str(w.value), "note": w.note} for w in lim.workings
                 ],
@@ -215,25 +218,37 @@ def _fallback(outcomes: Mapping[str, SourceOutcome]) -> tuple[SourceFallback | N
     return (SourceFallback.REVIEW if failed else None), failed
 
 
-def _with_fallback(routed: Route, outcomes: Mapping[str, SourceOutcome]) -> Route:
+def _with_fallback(
+    routed: Route, outcomes: Mapping[str, SourceOutcome], rules: RuleSetResult
+) -> Route:
+    """Apply the fallback of failed sources. ``review``: an application that only the missing
+    data would turn down (a score or limit computed without it) goes to a person; a decline by
+    an admission rule on the data that did arrive stands."""
     fallback, failed = _fallback(outcomes)
     if fallback is None:
         return routed
     names = ", ".join(failed)
+    reasons = tuple(r for r in routed.reasons if r.code != APPROVED_REASON)
     if fallback is SourceFallback.DECLINE_SAFE:
         reason = RouteReason(
             "source_unavailable_decline",
             f"必要数据源不可用（{names}），为稳妥起见拒绝，客户可稍后重新申请",
             f"required data unavailable ({names}); declined to be safe, the applicant may re-apply",
         )
-        return Route("decline", (*routed.reasons, reason))
+        return Route("decline", (*reasons, reason))
+    if any(r.outcome == "decline" for r in rules.fired):
+        reason = RouteReason(
+            "source_unavailable",
+            f"数据源不可用（{names}）",
+            f"data source unavailable ({names})",
+        )
+        return Route("decline", (*reasons, reason))
     reason = RouteReason(
         "source_unavailable_review",
         f"数据源不可用（{names}），转人工审核",
         f"data source unavailable ({names}); routed to manual review",
     )
-    outcome = "review" if routed.outcome == "approve" else routed.outcome
-    return Route(outcome, (*routed.reasons, reason))
+    return Route("review", (*reasons, reason))
 
 
 def decide(
@@ -312,7 +327,8 @@ def decide_on_variables(
         score=score,
         price=priced,
         limit=limit,
-        route=_with_fallback(routed, outcomes),
+        route=_with_fallback(routed, outcomes, rules),
+        consumer_exposure=consumer_exposure,
         group_exposure=group_exposure,
     )
 
