@@ -204,8 +204,7 @@ def decide_application(
             portfolio=setup.portfolio(uow, now),
             lpr=setup.lpr,
         )
-        for source_id, key, payload, fetched_at in cache.new:
-            risk.put_cached(source_id, key, payload, fetched_at)
+        risk.put_cached_many(cache.new)
         application_id = risk.add_application(
             _application_row(application, refs, STATUS_OF_OUTCOME[decision.outcome]),
             application.canonical_json().decode(),

@@ -91,8 +91,7 @@ def recheck_limits(ctx: ServiceContext, actor: Principal, *, limit: int = 10_000
             now=now,
         )
         with ctx.uow() as uow:
-            for source_id, key, payload, fetched_at in cache.new:
-                uow.risk.put_cached(source_id, key, payload, fetched_at)
+            uow.risk.put_cached_many(cache.new)
             refs = _refs(uow.risk, application)
             others = uow.risk.group_exposure(refs.values()) - current
             fresh = decide(

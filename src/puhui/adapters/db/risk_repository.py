@@ -147,19 +147,33 @@ class RiskRepository:
         return out
 
     def put_cached(self, source_id: str, key: str, payload: Any, fetched_at: datetime) -> None:
-        token = self.cipher.encrypt(
-            json.dumps(payload, sort_keys=True, ensure_ascii=False),
-            context=f"{PAYLOAD_CONTEXT}:{source_id}",
-        )
+        self.put_cached_many([(source_id, key, payload, fetched_at)])
+
+    def put_cached_many(self, entries: Sequence[tuple[str, str, Any, datetime]]) -> None:
+        """Store fresh payloads (encrypted), replacing older ones: two statements in all."""
+        if not entries:
+            return
+        rows = [
+            {
+                "source_id": source_id,
+                "subject_key": key,
+                "payload_enc": self.cipher.encrypt(
+                    json.dumps(payload, sort_keys=True, ensure_ascii=False),
+                    context=f"{PAYLOAD_CONTEXT}:{source_id}",
+                ),
+                "fetched_at": fetched_at,
+            }
+            for source_id, key, payload, fetched_at in entries
+        ]
         c = t.source_cache.c
         self.conn.execute(
-            sa.delete(t.source_cache).where(c.source_id == source_id, c.subject_key == key)
-        )
-        self.conn.execute(
-            sa.insert(t.source_cache).values(
-                source_id=source_id, subject_key=key, payload_enc=token, fetched_at=fetched_at
+            sa.delete(t.source_cache).where(
+                sa.tuple_(c.source_id, c.subject_key).in_(
+                    [(r["source_id"], r["subject_key"]) for r in rows]
+                )
             )
         )
+        self.conn.execute(sa.insert(t.source_cache), rows)
 
     # -- applications and decisions ---------------------------------------------------------
     def find_application(self, channel: str, ref: str) -> StoredDecision | None:
