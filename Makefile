@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	@bash scripts/ensure-system-deps.sh fonts
 	$(BIN)/puhui db upgrade
 	$(BIN)/puhui demo load
 	@echo "Puhui on http://$(HOST):$(PORT)  — portal /  · console /console  · API docs /docs"

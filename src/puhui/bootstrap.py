@@ -16,6 +16,7 @@ from puhui.adapters.risk_setup import build_risk_setup
 from puhui.adapters.security.passwords import Argon2PasswordHasher, HmacSecretHasher
 from puhui.domain.audit import HashAlgorithm
 from puhui.domain.identity import LockoutPolicy
+from puhui.services.evidence import EvidenceSetup
 from puhui.services.ports import Policies, ServiceContext
 from puhui.settings import Settings
 
@@ -55,7 +56,24 @@ def build_platform(settings: Settings, *, engine: Engine | None = None) -> Platf
         policies=policies,
         products=load_catalogue(settings.products_file or None),
         risk=build_risk_setup(settings),
+        evidence=build_evidence_setup(settings, engine, cipher),
     )
     return Platform(
         settings=settings, engine=engine, keyring=keyring, cipher=cipher, ctx=ctx, sms=sms
+    )
+
+
+def build_evidence_setup(settings: Settings, engine: Engine, cipher: FieldCipher) -> EvidenceSetup:
+    """Keys in the database (private halves encrypted by the keyring), the sandbox notary, and
+    the configured signature suite."""
+    from puhui.adapters.crypto.keystore import SoftwareKeystore
+    from puhui.adapters.db.key_repository import DbKeyStorage
+    from puhui.adapters.providers.notary import SandboxNotary
+    from puhui.domain.evidence.signatures import SignatureSuite
+
+    return EvidenceSetup(
+        keys=SoftwareKeystore(cipher, DbKeyStorage(engine)),
+        notary=SandboxNotary(),
+        tsa=None,
+        suite=SignatureSuite(settings.signature_suite),
     )

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     lpr_1y: Decimal | None = None  # the one-year LPR in force; None: the policy's
     data_providers: Literal["sandbox", "http"] = "sandbox"
     data_provider_file: str = ""  # JSON: per-source base URL, key id, secret (http only)
+    # signatures of contracts, seals and evidence tree heads: 国密 by default
+    signature_suite: Literal["sm2-sm3", "ed25519", "ecdsa-p256-sha256"] = "sm2-sm3"
     sms_provider: Literal["sandbox"] = "sandbox"
     sms_log_path: str = Field(default_factory=lambda: str(ROOT / "var" / "sms-sandbox.log"))
     log_level: str = "INFO"

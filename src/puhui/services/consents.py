@@ -17,11 +17,13 @@ from datetime import timedelta
 from typing import Any
 
 from puhui.domain.errors import Conflict, ValidationError
+from puhui.domain.evidence.log import EventType
 from puhui.domain.identifiers import ResidentIdNumber
 from puhui.domain.identity import Permission, Principal
 from puhui.domain.risk.consent import Consent, ConsentPurpose
 from puhui.domain.risk.sources import SOURCE_REGISTRY
 from puhui.services.audit import audited
+from puhui.services.evidence import digest_of, record_event
 from puhui.services.ports import ServiceContext, UnitOfWork
 
 KNOWN = {"resident_id", "purpose", "scope", "valid_days", "text_version", "channel", "recipients"}
@@ -90,6 +92,15 @@ def grant_consent(
         )
         evidence = evidence_hash(consent, channel, recipients)
         uow.risk.add_consent(consent, channel=channel, recipients=recipients, evidence=evidence)
+        record_event(
+            uow,
+            EventType.CONSENT_GIVEN,
+            occurred_at=now,
+            subject_ref=consent.customer_ref,
+            object_ref=f"consent:{consent.consent_id}",
+            payload_digest=evidence,
+            metadata={"purpose": purpose.value, "text_version": consent.text_version},
+        )
         return (
             consent,
             f"consent:{consent.consent_id}",
@@ -127,7 +138,17 @@ def revoke_consent(
             raise Conflict("the consent is already revoked", code="consent.already_revoked")
         now = ctx.clock()
         uow.risk.revoke_consent(consent_id, now)
-        return consent.revoke(now), f"consent:{consent_id}", {"purpose": consent.purpose.value}
+        revoked = consent.revoke(now)
+        record_event(
+            uow,
+            EventType.CONSENT_REVOKED,
+            occurred_at=now,
+            subject_ref=consent.customer_ref,
+            object_ref=f"consent:{consent_id}",
+            payload_digest=digest_of({"consent_id": consent_id, "revoked_at": now.isoformat()}),
+            metadata={"purpose": consent.purpose.value},
+        )
+        return revoked, f"consent:{consent_id}", {"purpose": consent.purpose.value}
 
     return audited(ctx, actor=actor, action="consents.revoke", request_id=request_id, body=body)
 

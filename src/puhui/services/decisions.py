@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from puhui.domain.errors import Conflict, DomainError, NotFound, ValidationError
+from puhui.domain.evidence.log import EventType
 from puhui.domain.identity import Permission, Principal
 from puhui.domain.money import Money
 from puhui.domain.risk.application import CreditApplication
@@ -37,6 +38,7 @@ from puhui.domain.risk.decision import REQUIRED_PURPOSES, Decision, Strategy, de
 from puhui.domain.risk.sources import SOURCE_REGISTRY, subject_ids
 from puhui.services.audit import audited
 from puhui.services.datasources import DataProvider, Payload, collect, subject_key
+from puhui.services.evidence import record_event
 from puhui.services.platform import business_date
 from puhui.services.ports import ServiceContext, UnitOfWork
 
@@ -215,6 +217,19 @@ def decide_application(
             _decision_row(decision, int((time.perf_counter() - started) * 1e6), now),
         )
         stored = risk.get(application_id)
+        for event_type, digest in (  # evidence of the application and the decision
+            (EventType.APPLICATION_SUBMITTED, stored.snapshot_hash),
+            (EventType.DECISION_MADE, stored.record_hash),
+        ):
+            record_event(
+                uow,
+                event_type,
+                occurred_at=now,
+                subject_ref=refs["applicant_ref"],
+                object_ref=f"credit_application:{application_id}",
+                payload_digest=digest,
+                metadata={"outcome": decision.outcome, "product": application.product_code},
+            )
         return (
             stored,
             f"credit_application:{application_id}",

@@ -28,6 +28,7 @@ class UnitOfWork(Protocol):
     ledger: Any
     credit_lines: Any
     risk: Any
+    evidence: Any
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -92,3 +93,4 @@ class ServiceContext:
     clock: Callable[[], datetime] = utc_now
     products: dict[str, Any] = field(default_factory=dict)  # code -> LoanProduct
     risk: Any = None  # services.decisions.RiskSetup: strategies and data providers
+    evidence: Any = None  # services.evidence.EvidenceSetup: keys, notary, time-stamp authority

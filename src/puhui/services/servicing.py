@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from puhui.domain.errors import NotFound, ValidationError
+from puhui.domain.evidence.log import EventType
 from puhui.domain.identity import PendingAction, Permission, Principal
 from puhui.domain.lending.allocation import ServicingPolicy
 from puhui.domain.lending.apr import AnnualizedRate, check_rate_ceiling, schedule_annualized_rate
@@ -36,6 +37,7 @@ from puhui.domain.lending.transactions import (
     PrepaymentMode,
 )
 from puhui.services.audit import audited
+from puhui.services.evidence import digest_of, opaque, record_event
 from puhui.services.platform import business_date
 from puhui.services.ports import ServiceContext, UnitOfWork
 
@@ -198,6 +200,7 @@ def _apply(
         )
     uow.loans.save_transactions(loan_id, change.transactions, now=ctx.clock())
     uow.loans.post(loan_id, change.journal)
+    _record_evidence(uow, loan_id, change, ctx.clock())
     trued = _true_up(uow, loan_id, change.loan, on)
     state = change.loan.state(on)
     disbursed = next(
@@ -212,6 +215,43 @@ def _apply(
     if disbursed is not None:
         uow.loans.write_position(loan_id, change.loan, state)
     return state, on, trued, change
+
+
+# Money movements that are legal acts, and their evidence event (R-9.4)
+EVIDENCE_EVENTS = {
+    "disbursement": EventType.DISBURSEMENT,
+    "repayment": EventType.REPAYMENT,
+    "prepayment": EventType.REPAYMENT,
+    "write_off": EventType.WRITE_OFF,
+}
+
+
+def _record_evidence(uow: UnitOfWork, loan_id: int, change: LoanChange, now: datetime) -> None:
+    """One evidence leaf per new disbursement, repayment or write-off: a digest of the
+    transaction, never its parties."""
+    for txn in change.transactions:
+        event = EVIDENCE_EVENTS.get(txn.type.value)
+        if event is None or txn.version != 1:
+            continue
+        a = txn.allocation
+        record_event(
+            uow,
+            event,
+            occurred_at=now,
+            subject_ref=opaque("loan", f"loan:{loan_id}"),
+            object_ref=f"loan:{loan_id}",
+            payload_digest=digest_of(
+                {
+                    "loan_id": loan_id,
+                    "transaction": txn.id,
+                    "type": txn.type.value,
+                    "value_date": txn.value_date.isoformat(),
+                    "amount": str(txn.amount),
+                    "allocation": [str(a.principal), str(a.interest), str(a.penalty), str(a.fee)],
+                }
+            ),
+            metadata={"transaction": str(txn.id), "value_date": txn.value_date.isoformat()},
+        )
 
 
 def _command(

@@ -390,6 +390,9 @@ def _register_loan_commands() -> None:
     from puhui.adapters.cli import decisions
 
     decisions.register(app)
+    from puhui.adapters.cli.evidence import evidence_app
+
+    app.add_typer(evidence_app, name="evidence")
 
 
 _register_loan_commands()

@@ -445,4 +445,41 @@ review_outcomes = sa.Table(
     sa.Column("decided_at", UtcDateTime, nullable=False),
 )
 
+# -- keys, contracts and the evidence log (R-9.4, R-10.2 d/g) -------------------------------------
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("purpose", sa.String(10), nullable=False),
+    sa.Column("owner_ref", sa.String(64), nullable=True, index=True),
+    sa.Column("branch", sa.String(80), nullable=True),
+    sa.Column("info", sa.Text, nullable=False),  # the public KeyInfo as JSON
+    sa.Column("private_key_enc", sa.Text, nullable=False),  # FieldCipher token of the PKCS#8
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+contracts = sa.Table(
+    "contracts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("contract_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("contract_number", sa.String(40), nullable=False, unique=True),
+    sa.Column("template_id", sa.String(40), nullable=False),
+    sa.Column("template_version", sa.String(20), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("application_id", sa.BigInteger, sa.ForeignKey("credit_applications.id")),
+    sa.Column("owner_ref", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(12), nullable=False, index=True),
+    sa.Column("document_digest", sa.String(64), nullable=False),
+    sa.Column("digest_alg", sa.String(8), nullable=False),
+    sa.Column("pdf_enc", sa.Text, nullable=False),  # the signed document, encrypted at rest
+    sa.Column("terms", sa.Text, nullable=False),  # the offered loan terms as JSON
+    sa.Column("state", sa.Text, nullable=False),  # signatures, seal, timestamps, history (JSON)
+    sa.Column("offer_expires_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+from puhui.adapters.db import evidence_tables as _evidence_tables  # noqa: E402, F401
+
 BUSINESS_TABLES = [t.name for t in metadata.sorted_tables]

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from puhui.adapters.crypto.fieldcrypt import FieldCipher
 from puhui.adapters.db import repositories as r
 from puhui.adapters.db.credit_line_repository import CreditLineRepository
+from puhui.adapters.db.evidence_repository import EvidenceLogRepository
 from puhui.adapters.db.lending_repositories import LedgerReadModel
 from puhui.adapters.db.loan_repository import LoanRepository
 from puhui.adapters.db.risk_repository import RiskRepository
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
         self.ledger = LedgerReadModel(conn)
         self.credit_lines = CreditLineRepository(conn)
         self.risk = RiskRepository(conn, self.cipher)
+        self.evidence = EvidenceLogRepository(conn)
         return self
 
     def __exit__(
