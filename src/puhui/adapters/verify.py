@@ -12,8 +12,9 @@ settings — and says in plain words (Chinese and English) what holds and what d
    time-stamped instant; exactly one customer signature and one seal;
 3. each time-stamp verifies (``tsa_certificates`` are the trust anchors) and stamps the SHA-256
    of the signature bytes;
-4. each evidence leaf hashes to its ``leaf_hash``, a contract event carries the PDF's digest,
-   the inclusion proof leads to the signed root at the tree head's size, and the contract's
+4. each evidence leaf hashes to its ``leaf_hash``, a contract event carries the PDF's digest
+   (and, when its ``object_ref`` names a contract, names ``contract:<contract_id>``), the
+   inclusion proof leads to the signed root at the tree head's size, and the contract's
    signing and sealing events are there;
 5. the tree head's signature verifies with the log key;
 6. the notary receipt names the same root and size.
@@ -27,6 +28,10 @@ The log key and the TSA certificates come from the bundle unless pinned with ``-
 and ``--tsa-cert``, and the verifier says so. ``--consistency OLD NEW PROOF`` checks that the
 log of the newer signed tree head extends the older one (RFC 9162 §2.1.4): a log that rewrote
 history fails. The ``*_entry`` and :func:`build_bundle` helpers assemble a bundle for the export.
+
+Not covered by any signature, so taken as stated: the contract's number, template and language
+(the signed PDF states them), a key record's status and validity dates (they come from the
+platform's key service) and the notary receipt's other fields.
 """
 
 from __future__ import annotations
@@ -164,6 +169,9 @@ _TEXT: dict[str, tuple[str, str]] = {
                     "The {kind} event records another digest than the contract PDF's"),
     "payload.ok": ("证据事件 {kind} 记录的正是本合同文件的摘要",
                    "The {kind} event records the contract PDF's digest"),
+    "object.bad": ("证据事件 {kind} 指向另一份合同（{ref}）",
+                   "The {kind} event names {ref}, not this bundle's {ours}"),
+    "object.ok": ("证据事件 {kind} 指向本合同（{ref}）", "The {kind} event names {ours}"),
     "incl.bad": ("证据叶子 {seq} 的包含证明不成立",
                  "The inclusion proof of leaf {seq} does not hold: {why}"),
     "incl.ok": ("证据叶子 {seq} 在已签名的日志中（共 {size} 个叶子）",
@@ -231,7 +239,9 @@ class Report:
         return 2 if self.error is not None else 1 if self.failed else 0
 
     def __add__(self, other: Report) -> Report:
-        return Report(self.checks + other.checks, self.error or other.error, self.title)
+        return Report(
+            self.checks + other.checks, self.error or other.error, self.title or other.title
+        )
 
     def lines(self) -> list[str]:
         if self.error is not None:
@@ -442,7 +452,7 @@ class _BundleCheck:
     """Runs every check of one shape-checked bundle, in order."""
 
     def __init__(
-        self, bundle: Mapping[str, Any], tsa: Sequence[str] | None, log_key_id: str | None
+        self, bundle: Mapping[str, Any], tsa: Sequence[str | bytes] | None, log_key_id: str | None
     ) -> None:
         self.bundle, self.log_key_id = bundle, log_key_id
         self.tsa = list(bundle["tsa_certificates"] if tsa is None else tsa)
@@ -460,7 +470,7 @@ class _BundleCheck:
         sth = self.tree_head()
         found = {self.leaf(j, entry, sth) for j, entry in enumerate(self.bundle["evidence"])}
         if missing := [e.value for e in _CONTRACT_EVENTS if e not in found]:
-            missing_events = " and ".join(missing) + " event"
+            missing_events = " and ".join(missing) + (" events" if len(missing) > 1 else " event")
             self.checks.fail(
                 "evidence.events",
                 "events.missing",
@@ -624,7 +634,7 @@ class _BundleCheck:
         self, j: int, entry: Mapping[str, Any], sth: SignedTreeHead | None
     ) -> EventType | None:
         at, seq = f"evidence[{j}]", entry["seq"]
-        hasher = TreeHasher(sth.head.hash_alg if sth is not None else HashAlgorithm.SM3)
+        hasher = TreeHasher(sth.head.hash_alg if sth is not None else self.log_hash())
         try:
             data = canonical_json(entry["leaf"])
             event = EvidenceEvent.from_leaf_bytes(data)
@@ -640,8 +650,23 @@ class _BundleCheck:
             self.checks.fail(f"{at}.payload", "payload.bad", "evidence.payload_mismatch", kind=kind)
         elif event.event_type in _CONTRACT_EVENTS:
             self.checks.ok(f"{at}.payload", "payload.ok", kind=kind)
+        ours = f"contract:{self.bundle['contract']['contract_id']}"
+        if event.event_type in _CONTRACT_EVENTS and event.object_ref.startswith("contract:"):
+            kw: dict[str, Any] = {"kind": kind, "ref": event.object_ref, "ours": ours}
+            if event.object_ref != ours:
+                matches = False
+                self.checks.fail(f"{at}.object", "object.bad", "evidence.object_mismatch", **kw)
+            else:
+                self.checks.ok(f"{at}.object", "object.ok", **kw)
         included = self.inclusion(at, entry, hasher, sth)
         return event.event_type if matches and included else None
+
+    def log_hash(self) -> HashAlgorithm:
+        """The log's hash algorithm as an unreadable tree head states it (default SM3)."""
+        head = self.bundle["tree_head"].get("tree_head")
+        value = head.get("hash_alg") if isinstance(head, dict) else None
+        known = isinstance(value, str) and value in {a.value for a in HashAlgorithm}
+        return HashAlgorithm(str(value)) if known else HashAlgorithm.SM3
 
     def inclusion(
         self, at: str, entry: Mapping[str, Any], hasher: TreeHasher, sth: SignedTreeHead | None
@@ -692,12 +717,13 @@ def _unreadable(exc: Exception) -> Report:
 def verify_bytes(
     raw: bytes | str,
     *,
-    tsa_certificates: Sequence[str] | None = None,
+    tsa_certificates: Sequence[str | bytes] | None = None,
     log_key_id: str | None = None,
 ) -> Report:
     """Every check of a bundle file's content; an unreadable one gives ``Report.error``.
 
-    ``tsa_certificates`` (PEM) and ``log_key_id`` pin the trust anchors instead of the bundle's.
+    ``tsa_certificates`` (PEM or DER) and ``log_key_id`` pin the trust anchors (default: the
+    bundle's own).
     """
     try:
         bundle = load_bundle(raw)
@@ -706,13 +732,18 @@ def verify_bytes(
     return _BundleCheck(bundle, tsa_certificates, log_key_id).run()
 
 
-def verify_bundle(bundle: Mapping[str, Any], **pins: Any) -> Report:
+def verify_bundle(
+    bundle: Mapping[str, Any],
+    *,
+    tsa_certificates: Sequence[str | bytes] | None = None,
+    log_key_id: str | None = None,
+) -> Report:
     """:func:`verify_bytes` of a bundle held as a dict (e.g. from :func:`build_bundle`)."""
     try:
         raw = json.dumps(bundle, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         return _unreadable(exc)
-    return verify_bytes(raw, **pins)
+    return verify_bytes(raw, tsa_certificates=tsa_certificates, log_key_id=log_key_id)
 
 
 def verify_consistency(
@@ -896,7 +927,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> Report:
-    tsa = [_read(p).decode("ascii", "replace") for p in args.tsa_cert] if args.tsa_cert else None
+    tsa = [_read(path) for path in args.tsa_cert] if args.tsa_cert else None
     report, bundle = Report(), None
     if args.bundle is not None:
         bundle = load_bundle(_read(args.bundle))
@@ -925,17 +956,17 @@ def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fd = sys.stderr.fileno()
-        except (AttributeError, OSError, ValueError):  # no real descriptor (e.g. captured)
+            sys.stderr.flush()
+            saved = os.dup(2)  # the C library's stderr, whatever sys.stderr is
+        except OSError:  # no descriptor 2 at all
             yield
             return
-        sys.stderr.flush()
-        saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+        devnull = os.open(os.devnull, os.O_WRONLY)
         try:
-            os.dup2(devnull, fd)
+            os.dup2(devnull, 2)
             yield
         finally:
-            os.dup2(saved, fd)
+            os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
 
@@ -951,6 +982,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = _run(args)
     except MalformedBundle as exc:
         report = Report(error=f"无法读取输入 / The input cannot be read: {exc}")
+    except Exception as exc:  # a check this input broke: say so in one line, never a traceback
+        reason = f"{type(exc).__name__}: {exc}"
+        report = Report(error=f"无法检查输入 / The input could not be checked ({reason})")
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     elif report.error is not None:

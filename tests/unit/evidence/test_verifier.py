@@ -9,6 +9,7 @@ a log that rewrites history fails the consistency proof.
 
 from __future__ import annotations
 
+import ast
 import base64
 import copy
 import hashlib
@@ -189,6 +190,7 @@ def test_json_output_lists_every_verdict(
         assert ids[f"signatures[0].{part}"] == ids[f"signatures[1].{part}"] == "pass"
     for j in (0, 1):
         assert ids[f"evidence[{j}].leaf"] == ids[f"evidence[{j}].inclusion"] == "pass"
+        assert ids[f"evidence[{j}].payload"] == ids[f"evidence[{j}].object"] == "pass"
     assert ids["contract.digest"] == ids["tree_head.signature"] == ids["log_key"] == "pass"
     assert ids["signatures[0].tsa"] == ids["notary.sandbox"] == ids["trust_anchors"] == "note"
 
@@ -197,6 +199,17 @@ def test_json_output_lists_every_verdict(
 def test_international_suites_verify_too(suite: SignatureSuite) -> None:
     report = verify.verify_bundle(a_bundle(a_platform(suite), alg=HashAlgorithm.SHA256))
     assert report.exit_code == 0, report.lines()
+
+
+def test_the_verifier_needs_no_database_and_no_settings() -> None:
+    """Only the domain, the crypto adapters and the notary's constants: no database, no
+    settings, no services (issue 8 item 5)."""
+    tree = ast.parse(Path(verify.__file__).read_text(encoding="utf-8"))
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    ours = {m for m in modules if m.startswith("puhui")}
+    allowed = ("puhui.domain.", "puhui.adapters.crypto", "puhui.adapters.providers.notary")
+    assert ours and all(m.startswith(allowed) for m in ours), ours
 
 
 # --- tamper tests ----------------------------------------------------------------------------
@@ -226,7 +239,9 @@ def change_char(alphabet: str, only: Callable[[str], bool] = lambda c: True) -> 
 
 HEX = change_char("0123456789abcdef")
 TEXT = change_char("0123456789abcdefxyzXYZ:._-+ 中")
-PEM = change_char("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", str.strip)
+PEM = change_char(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", lambda c: not c.isspace()
+)
 B64 = change_byte
 
 
@@ -237,8 +252,9 @@ def bump(value: int, rnd: random.Random) -> int:
 def components() -> list[tuple[str, Path_, Mutator, str, int]]:
     """(name, where, how, the check that must fail, samples)."""
     parts: list[tuple[str, Path_, Mutator, str, int]] = [
-        ("pdf", ("contract", "pdf"), B64, "contract.digest", 24),
+        ("pdf", ("contract", "pdf"), B64, "contract.digest", 32),
         ("document_digest", ("contract", "document_digest"), HEX, "contract.digest", 6),
+        ("contract_id", ("contract", "contract_id"), TEXT, "evidence[0].object", 3),
     ]
     for i in (0, 1):
         at = ("signatures", i)
@@ -248,7 +264,7 @@ def components() -> list[tuple[str, Path_, Mutator, str, int]]:
              f"signatures[{i}].digest", 3),
             (f"key_pem{i}", (*at, "key", "public_key_pem"), PEM, f"signatures[{i}].key", 12),
             (f"key_id{i}", (*at, "key", "key_id"), HEX, f"signatures[{i}].key", 3),
-            (f"token{i}", (*at, "timestamp", "token"), B64, f"signatures[{i}].timestamp", 24),
+            (f"token{i}", (*at, "timestamp", "token"), B64, f"signatures[{i}].timestamp", 32),
             (f"stamped{i}", (*at, "timestamp", "digest"), HEX, f"signatures[{i}].timestamp", 3),
         ]  # fmt: skip
     for j in (0, 1):
@@ -300,9 +316,11 @@ def put(document: Any, path: Path_, value: Any) -> None:
     get(document, path[:-1])[path[-1]] = value
 
 
-def test_every_component_is_tampered(bundle: dict[str, Any]) -> None:
-    proof = bundle["evidence"][0]["inclusion_proof"]
-    assert len(proof) == TREE_SIZE.bit_length()  # every proof element is a component above
+def test_the_tamper_list_reaches_every_leaf_field_and_proof_hash(bundle: dict[str, Any]) -> None:
+    for entry in bundle["evidence"]:
+        assert len(entry["inclusion_proof"]) == TREE_SIZE.bit_length()
+        assert set(entry["leaf"]) == {"v", "event_type", "occurred_at", "subject_ref",
+                                      "object_ref", "payload_digest", "metadata"}  # fmt: skip
     for name, path, *_ in COMPONENTS:
         assert get(bundle, path) is not None, name
 
@@ -368,6 +386,20 @@ def test_padding_bits_of_base64_cannot_hide_a_change(bundle: dict[str, Any]) -> 
     pem[-2] = twin(pem[-2])
     changed["log_key"]["public_key_pem"] = "\n".join(pem) + "\n"
     assert verify.verify_bundle(changed).failed[0] == "log_key"
+
+
+def test_the_command_line_prints_only_verdicts_for_a_tampered_bundle(
+    bundle: dict[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """GmSSL prints C diagnostics for a failed SM2 verification; the command line keeps its
+    output to the verdicts (stdout) and real errors (stderr)."""
+    changed = copy.deepcopy(bundle)
+    signature = changed["signatures"][0]["signature"]
+    signature["signature"] = change_byte(signature["signature"], random.Random(3))
+    assert verify.main([write(tmp_path, changed)]) == 1
+    out, err = capfd.readouterr()
+    assert err == ""
+    assert "✗ 客户签名无效" in out and "The customer signature is not valid" in out
 
 
 # --- signatures: roles, key validity ----------------------------------------------------------
@@ -536,14 +568,29 @@ def test_corrupt_bundle_messages_name_the_problem(bundle: dict[str, Any]) -> Non
     assert "repeats a field name" in str(errors["repeated field"])
 
 
-def test_unreadable_input_and_json_mode(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_failure_inside_a_check_is_one_line_not_a_traceback(
+    bundle: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(verify._BundleCheck, "notary", broken)
+    assert verify.main([write(tmp_path, bundle)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not be checked (RuntimeError: unexpected)" in err
+
+
+def test_unreadable_input_and_json_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert verify.main([str(tmp_path / "absent.json")]) == 2
     assert "absent.json cannot be read" in capsys.readouterr().err
     assert verify.main([write(tmp_path, b"{"), "--json"]) == 2
     result = json.loads(capsys.readouterr().out)
-    assert result["ok"] is False and result["exit_code"] == 2 and "not valid JSON" in result["error"]
+    assert (
+        result["ok"] is False and result["exit_code"] == 2 and "not valid JSON" in result["error"]
+    )
     with pytest.raises(SystemExit) as usage:
         verify.main([])
     assert usage.value.code == 2
@@ -638,8 +685,9 @@ def test_consistency_from_the_command_line(
 
 def test_a_real_loan_contract_end_to_end(platform: Platform, tmp_path: Path) -> None:
     """The one test with a real rendered 12-period loan contract (about 1.5 s to render)."""
-    from puhui.adapters.documents import render_pdf
     from tests.unit.test_documents import a_loan_offer
+
+    from puhui.adapters.documents import render_pdf
 
     offer = a_loan_offer()
     assert len(offer["schedule"]) == 12
