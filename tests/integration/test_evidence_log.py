@@ -348,8 +348,12 @@ def test_bad_requests_are_refused(engine: Engine) -> None:
             repo.inclusion_proof(5, 5)
         with pytest.raises(ValidationError):
             repo.consistency_proof(4, 3)
+        for first, second in ((1, 6), (6, 6), (0, 7)):  # sizes the log never had
+            with pytest.raises(NotFound) as beyond:
+                repo.consistency_proof(first, second)
+            assert beyond.value.code == "evidence.size_beyond_log"
         with pytest.raises(NotFound):
-            repo.consistency_proof(1, 6)
+            repo.inclusion_proof(0, 6)
         with pytest.raises(ValidationError):
             repo.root(-1)
         with pytest.raises(ValidationError):
