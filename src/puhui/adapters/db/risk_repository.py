@@ -137,7 +137,7 @@ class RiskRepository:
         c = t.source_cache.c
         rows = self.conn.execute(
             sa.select(c.source_id, c.subject_key, c.payload_enc, c.fetched_at).where(
-                sa.tuple_(c.source_id, c.subject_key).in_(wanted)
+                _key_pairs(wanted)
             )
         )
         out = {}
@@ -165,12 +165,9 @@ class RiskRepository:
             }
             for source_id, key, payload, fetched_at in entries
         ]
-        c = t.source_cache.c
         self.conn.execute(
             sa.delete(t.source_cache).where(
-                sa.tuple_(c.source_id, c.subject_key).in_(
-                    [(r["source_id"], r["subject_key"]) for r in rows]
-                )
+                _key_pairs([(source_id, key) for source_id, key, _, _ in entries])
             )
         )
         self.conn.execute(sa.insert(t.source_cache), rows)
@@ -310,42 +307,41 @@ class RiskRepository:
         a, d, r = t.credit_applications, t.credit_decisions, t.review_outcomes
         return sa.func.coalesce(r.c.limit_minor, d.c.limit_minor), a, d, r
 
+    def _granted_to(self, where: Any) -> list[tuple[str, str, int]]:
+        """``(status, borrower_type, granted minor units)`` of the applications ``where``
+        selects. The filter names only the indexed reference columns, so both databases look
+        them up by index (with the status in the filter SQLite scanned every approved row);
+        the few rows a person has are summed here."""
+        granted, a, d, r = self._granted()
+        query = (
+            sa.select(a.c.status, a.c.borrower_type, granted)
+            .select_from(
+                a.join(d, d.c.application_id == a.c.id).outerjoin(r, r.c.application_id == a.c.id)
+            )
+            .where(where)
+        )
+        return [(s, b, int(g)) for s, b, g in self.conn.execute(query)]
+
     def group_exposure(self, refs: Iterable[str]) -> Money:
         """Credit granted to any member of the group (enterprise, owner, spouse), as applicant,
         enterprise or spouse of an approved application: unified exposure across products."""
         members = [ref for ref in refs if ref]
-        granted, a, d, r = self._granted()
-        query = (
-            sa.select(sa.func.coalesce(sa.func.sum(granted), 0))
-            .select_from(
-                a.join(d, d.c.application_id == a.c.id).outerjoin(r, r.c.application_id == a.c.id)
-            )
-            .where(
-                a.c.status.in_(APPROVED),
-                sa.or_(
-                    a.c.applicant_ref.in_(members),
-                    a.c.enterprise_ref.in_(members),
-                    a.c.spouse_ref.in_(members),
-                ),
+        a = t.credit_applications.c
+        rows = self._granted_to(
+            sa.or_(
+                a.applicant_ref.in_(members),
+                a.enterprise_ref.in_(members),
+                a.spouse_ref.in_(members),
             )
         )
-        return Money(from_minor(int(self.conn.execute(query).scalar_one())), CNY)
+        total = sum(g for status, _, g in rows if status in APPROVED)
+        return Money(from_minor(total), CNY)
 
     def consumer_exposure(self, applicant_ref: str) -> Money:
         """Consumer credit granted to this person (the 200,000 CNY per-borrower cap)."""
-        granted, a, d, r = self._granted()
-        query = (
-            sa.select(sa.func.coalesce(sa.func.sum(granted), 0))
-            .select_from(
-                a.join(d, d.c.application_id == a.c.id).outerjoin(r, r.c.application_id == a.c.id)
-            )
-            .where(
-                a.c.status.in_(APPROVED),
-                a.c.applicant_ref == applicant_ref,
-                a.c.borrower_type == "consumer",
-            )
-        )
-        return Money(from_minor(int(self.conn.execute(query).scalar_one())), CNY)
+        rows = self._granted_to(t.credit_applications.c.applicant_ref == applicant_ref)
+        total = sum(g for status, kind, g in rows if status in APPROVED and kind == "consumer")
+        return Money(from_minor(total), CNY)
 
     def portfolio_exposure(self) -> PortfolioExposure:
         """Granted credit in total and by region, industry, product and guarantee type."""
@@ -366,6 +362,13 @@ class RiskRepository:
             }
         total = sum((m.amount for m in by_dimension["product"].values()), Decimal(0))
         return PortfolioExposure(total=Money(total, CNY), by_dimension=by_dimension)
+
+
+def _key_pairs(pairs: Sequence[tuple[str, str]]) -> Any:
+    """``(source_id = ? AND subject_key = ?) OR ...``: each term a primary-key lookup (a
+    row-value ``IN`` made SQLite scan the whole cache)."""
+    c = t.source_cache.c
+    return sa.or_(*(sa.and_(c.source_id == s, c.subject_key == k) for s, k in pairs))
 
 
 def _consent(row: Any) -> Consent:
