@@ -50,6 +50,7 @@ def build_platform(settings: Settings, *, engine: Engine | None = None) -> Platf
     )
     ctx = ServiceContext(
         uow=lambda: SqlUnitOfWork(engine, cipher),
+        read_only_uow=lambda: SqlUnitOfWork(engine, cipher, read_only=True),
         passwords=Argon2PasswordHasher(fast_for_tests=settings.environment == "test"),
         sms=sms,
         secrets=HmacSecretHasher(settings.secret_key.encode()),

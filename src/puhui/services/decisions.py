@@ -106,6 +106,11 @@ class _Cache:
         self.new.append((source_id, key, payload, fetched_at))
 
 
+def reading(ctx: ServiceContext) -> UnitOfWork:
+    """A unit of work that only reads: on SQLite it takes no write lock."""
+    return (ctx.read_only_uow or ctx.uow)()
+
+
 def _setup(ctx: ServiceContext) -> RiskSetup:
     if ctx.risk is None:
         raise Conflict("the decision engine is not configured", code="risk.not_configured")
@@ -161,7 +166,7 @@ def decide_application(
     strategy = setup.strategy_for(application.application_id)
     now = ctx.clock()
     keys = [(sid, subject_key(spec, application)) for sid, spec in SOURCE_REGISTRY.items()]
-    with ctx.uow() as uow:  # 1. read
+    with reading(ctx) as uow:  # 1. read (no write lock)
         existing = uow.risk.find_application(application.channel, application.application_id)
         if existing is not None:
             return _repeat(existing, application)
@@ -341,14 +346,14 @@ def _decision_row(decision: Decision, latency_us: int, now: datetime) -> dict[st
 def get_decision(ctx: ServiceContext, actor: Principal, application_id: int) -> Any:
     if not actor.can(Permission.APPLICATIONS_CREATE):
         actor.require(Permission.APPLICATIONS_REVIEW)
-    with ctx.uow() as uow:
+    with reading(ctx) as uow:
         return uow.risk.get(application_id)
 
 
 def review_queue(ctx: ServiceContext, actor: Principal, *, limit: int = 100) -> list[Any]:
     """Applications routed to manual review, newest first."""
     actor.require(Permission.APPLICATIONS_REVIEW)
-    with ctx.uow() as uow:
+    with reading(ctx) as uow:
         items: list[Any] = uow.risk.by_status(status="in_review", limit=limit)
         return items
 

@@ -93,4 +93,5 @@ class ServiceContext:
     clock: Callable[[], datetime] = utc_now
     products: dict[str, Any] = field(default_factory=dict)  # code -> LoanProduct
     risk: Any = None  # services.decisions.RiskSetup: strategies and data providers
+    read_only_uow: Callable[[], UnitOfWork] | None = None  # reads without the write lock
     evidence: Any = None  # services.evidence.EvidenceSetup: keys, notary, time-stamp authority

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+READ_ONLY = "puhui_read_only"  # execution option of a connection that only reads
+
 
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and use the psycopg 3 driver for it."""
@@ -41,7 +43,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # a unit of work opened read-only (``READ_ONLY``) takes no write lock: readers
+            # never wait for a writer in WAL mode
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)

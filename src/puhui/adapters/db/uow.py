@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from puhui.adapters.crypto.fieldcrypt import FieldCipher
 from puhui.adapters.db import repositories as r
 from puhui.adapters.db.credit_line_repository import CreditLineRepository
+from puhui.adapters.db.engine import READ_ONLY
 from puhui.adapters.db.evidence_repository import EvidenceLogRepository
 from puhui.adapters.db.lending_repositories import LedgerReadModel
 from puhui.adapters.db.loan_repository import LoanRepository
@@ -16,13 +17,16 @@ from puhui.adapters.db.risk_repository import RiskRepository
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, cipher: FieldCipher) -> None:
+    def __init__(self, engine: Engine, cipher: FieldCipher, *, read_only: bool = False) -> None:
         self.engine = engine
         self.cipher = cipher
+        self.read_only = read_only  # SQLite: no write lock taken (commit refused)
         self._conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         conn = self.engine.connect()
+        if self.read_only:
+            conn.execution_options(**{READ_ONLY: True})
         conn.begin()
         self._conn = conn
         self.users = r.StaffUserRepository(conn)
@@ -61,6 +65,8 @@ class SqlUnitOfWork:
         return self._conn
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit changes")
         self.connection.commit()
 
     def rollback(self) -> None:
