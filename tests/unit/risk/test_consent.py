@@ -145,3 +145,17 @@ def test_validity_is_the_window_minus_revocation(offset: int, revoke_after: int 
         consent.revoked_at is None or at < consent.revoked_at
     )
     assert consent.is_valid_for("credit_report", at) is expected
+
+
+def test_new_consent_ids_never_look_like_a_phone_number() -> None:
+    """The id goes into the evidence log's object_ref, which refuses mobile-like digit runs."""
+    import re
+    from unittest import mock
+
+    from puhui.services import consents
+
+    draws = iter(["13800138000abcde", "0123456789abcdef"])
+    with mock.patch.object(consents.secrets, "token_hex", lambda n: next(draws)):
+        assert consents.new_consent_id() == "cs-0123456789abcdef"
+    for _ in range(2000):
+        assert not re.search(r"[0-9]{11,}", consents.new_consent_id())
