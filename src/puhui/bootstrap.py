@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +21,8 @@ from puhui.domain.identity import LockoutPolicy
 from puhui.services.evidence import EvidenceSetup
 from puhui.services.ports import Policies, ServiceContext
 from puhui.settings import Settings
+
+DEFAULT_LENDER = Path(__file__).resolve().parent / "config" / "lender.json"
 
 
 @dataclass
@@ -69,12 +73,18 @@ def build_evidence_setup(settings: Settings, engine: Engine, cipher: FieldCipher
     the configured signature suite."""
     from puhui.adapters.crypto.keystore import SoftwareKeystore
     from puhui.adapters.db.key_repository import DbKeyStorage
+    from puhui.adapters.db.sandbox_tsa import StoredSandboxTsa
+    from puhui.adapters.documents import DocumentRenderer
     from puhui.adapters.providers.notary import SandboxNotary
     from puhui.domain.evidence.signatures import SignatureSuite
 
+    lender_file = Path(settings.lender_file) if settings.lender_file else DEFAULT_LENDER
     return EvidenceSetup(
         keys=SoftwareKeystore(cipher, DbKeyStorage(engine)),
         notary=SandboxNotary(),
-        tsa=None,
+        tsa=StoredSandboxTsa(engine, cipher),
         suite=SignatureSuite(settings.signature_suite),
+        documents=DocumentRenderer(),
+        lender=json.loads(lender_file.read_text(encoding="utf-8")),
+        auto_seal=settings.auto_seal,
     )

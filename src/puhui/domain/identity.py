@@ -29,6 +29,7 @@ class Permission(StrEnum):
     DATA_EXPORT_DEIDENTIFIED = "data.export_deidentified"
     APPLICATIONS_CREATE = "applications.create"
     APPLICATIONS_REVIEW = "applications.review"
+    CONTRACTS_MANAGE = "contracts.manage"
     APPROVALS_CHECK = "approvals.check"
     LOANS_READ = "loans.read"
     LOANS_SERVICE = "loans.service"
@@ -57,6 +58,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CUSTOMERS_WRITE,
             P.PERSONAL_DATA_UNMASK,
             P.APPLICATIONS_CREATE,
+            P.CONTRACTS_MANAGE,
+            P.ARCHIVES_READ,
             P.LOANS_READ,
             P.LOANS_SERVICE,
         }

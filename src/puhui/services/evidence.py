@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,8 +31,11 @@ class EvidenceSetup:
 
     keys: Any  # adapters.crypto.keystore.KeyService
     notary: Any  # adapters.providers.notary.Notary
-    tsa: Any  # adapters.crypto.timestamp.TimeStampAuthority
+    tsa: Any  # adapters.crypto.timestamp.TimeStampAuthority (with ``certificate_pem``)
     suite: SignatureSuite = SignatureSuite.SM2_SM3
+    documents: Any = None  # adapters.documents.DocumentRenderer: templates, HTML and PDF
+    lender: Mapping[str, Any] = field(default_factory=dict)  # config/lender.json
+    auto_seal: bool = True  # the branch's e-seal follows the borrower's signature at once
 
 
 def digest_of(document: Mapping[str, Any]) -> str:
@@ -75,6 +78,11 @@ def _setup(ctx: ServiceContext) -> EvidenceSetup:
         raise Conflict("the evidence services are not configured", code="evidence.not_configured")
     setup: EvidenceSetup = ctx.evidence
     return setup
+
+
+def setup_of(ctx: ServiceContext) -> EvidenceSetup:
+    """The evidence setup, or a clear refusal when the platform was built without one."""
+    return _setup(ctx)
 
 
 def log_key(ctx: ServiceContext) -> Any:

@@ -29,6 +29,7 @@ class UnitOfWork(Protocol):
     credit_lines: Any
     risk: Any
     evidence: Any
+    contracts: Any
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -194,7 +194,9 @@ class SoftwareKeystore:
         purpose, suite = KeyPurpose(purpose), SignatureSuite(suite)
         private_key = signing.generate_key(suite)
         public_pem = signing.public_key_pem(private_key)
-        created_at = self._clock()
+        # whole seconds: a time-stamp names its second, and a key made within that second
+        # must count as valid at it
+        created_at = self._clock().replace(microsecond=0)
         info = KeyInfo(
             key_id=key_id_for(public_pem),
             suite=suite,

@@ -477,6 +477,16 @@ contracts = sa.Table(
     sa.Column("terms", sa.Text, nullable=False),  # the offered loan terms as JSON
     sa.Column("state", sa.Text, nullable=False),  # signatures, seal, timestamps, history (JSON)
     sa.Column("offer_expires_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("loan_id", sa.BigInteger, sa.ForeignKey("loans.id"), nullable=True, index=True),
+)
+
+sandbox_identities = sa.Table(  # the sandbox TSA's key and certificate, kept across restarts
+    "sandbox_identities",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("secret_enc", sa.Text, nullable=False),  # FieldCipher token of the private key
+    sa.Column("public", sa.Text, nullable=False),  # e.g. the certificate PEM
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 

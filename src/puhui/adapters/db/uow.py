@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from puhui.adapters.crypto.fieldcrypt import FieldCipher
 from puhui.adapters.db import repositories as r
+from puhui.adapters.db.contract_repository import ContractRepository
 from puhui.adapters.db.credit_line_repository import CreditLineRepository
 from puhui.adapters.db.engine import READ_ONLY
 from puhui.adapters.db.evidence_repository import EvidenceLogRepository
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
         self.credit_lines = CreditLineRepository(conn)
         self.risk = RiskRepository(conn, self.cipher)
         self.evidence = EvidenceLogRepository(conn)
+        self.contracts = ContractRepository(conn, self.cipher)
         return self
 
     def __exit__(

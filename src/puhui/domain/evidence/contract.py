@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from puhui.domain.audit import HashAlgorithm, digest
 from puhui.domain.errors import Conflict, ValidationError
@@ -45,6 +45,7 @@ __all__ = [
     "Seal",
     "Sign",
     "StatusChange",
+    "StoredContract",
     "TemplateId",
     "TemplateVariable",
     "VariableKind",
@@ -561,3 +562,16 @@ def transition(contract: Contract, command: ContractCommand, *, at: datetime) ->
         note = _check_text("reason", command.reason, "contract.invalid_field")
     change = StatusChange(contract.status, to, at, note)
     return replace(updated, status=to, history=(*contract.history, change))
+
+
+@dataclass(frozen=True)
+class StoredContract:
+    """A contract and what the platform keeps beside it (the e-contract services' record)."""
+
+    contract: Contract
+    application_id: int | None
+    owner_ref: str  # blind index of the borrower's resident ID (the person who signs)
+    terms: Mapping[str, Any]  # the offered loan terms, product and display values (JSON)
+    evidence: Mapping[str, int] = field(default_factory=dict)  # event type -> log leaf seq
+    customer_id: int | None = None  # the portal customer who signed
+    loan_id: int | None = None  # the loan booked from it
