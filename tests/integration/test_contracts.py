@@ -328,3 +328,36 @@ def test_bad_offers_and_strangers_are_refused_and_nothing_is_saved(
     problem(client.get("/api/v1/archives", headers=officer,
                        params={"loan_id": 1, "type": "letters"}), 422,
             "archives.invalid_type")  # fmt: skip
+
+
+def test_cli_exports_a_bundle_watches_the_log_and_searches_archives(
+    platform: Platform, client: TestClient, officer: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.integration.test_cli import run
+
+    app = approved(client, officer, "APP-CONTRACT-6")
+    c = offer(client, officer, app)
+    customer = customer_session(client, platform, person(900))
+    assert sign(client, platform, customer, c["contract_id"]).status_code == 200
+
+    watched = run(platform, "evidence", "watch", "--interval", "0", "--rounds", "2")
+    assert watched.exit_code == 0, watched.output
+    assert watched.output.count("signed") == 1 and "notarized (SBX-" in watched.output
+    out = tmp_path / "c.bundle.json"
+    exported = run(platform, "evidence", "bundle", c["contract_id"], "--out", str(out))
+    assert exported.exit_code == 0, exported.output
+    check = subprocess.run(
+        [sys.executable, "-m", "puhui.adapters.verify", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "✗" not in check.stdout
+
+    found = run(platform, "archives", "search", "--application", str(app), "--type", "evidence")
+    assert found.exit_code == 0, found.output
+    types = {json.loads(line)["type"] for line in found.output.splitlines()}
+    assert {"application_submitted", "decision_made", "contract_signed"} <= types
+    bad = run(platform, "archives", "search", "--loan", "1", "--from", "2026-13-01")
+    assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output

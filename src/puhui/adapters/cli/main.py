@@ -390,9 +390,10 @@ def _register_loan_commands() -> None:
     from puhui.adapters.cli import decisions
 
     decisions.register(app)
-    from puhui.adapters.cli.evidence import evidence_app
+    from puhui.adapters.cli.evidence import archives_app, evidence_app
 
     app.add_typer(evidence_app, name="evidence")
+    app.add_typer(archives_app, name="archives")
 
 
 _register_loan_commands()
