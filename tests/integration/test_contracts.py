@@ -95,9 +95,7 @@ def problem(response: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-def sign(
-    client: TestClient, platform: Platform, customer: dict[str, str], contract_id: str
-) -> Any:
+def sign(client: TestClient, platform: Platform, customer: dict[str, str], contract_id: str) -> Any:
     url = f"/api/v1/customer/contracts/{contract_id}"
     assert client.post(f"{url}/signing-code", headers=customer).status_code == 202
     code = platform.sms.last_code(MOBILE)
@@ -119,8 +117,9 @@ def test_offer_sign_seal_export_verify_book_and_find(
     assert Decimal(terms["apr_irr"]) >= Decimal(terms["loan_terms"]["annual_rate"]) - Decimal(
         "0.0001"
     )
-    assert terms["disbursement_account_masked"].endswith(CARD[-4:]) and "*" in (
-        terms["disbursement_account_masked"]
+    assert (
+        terms["disbursement_account_masked"].endswith(CARD[-4:])
+        and "*" in (terms["disbursement_account_masked"])
     )
     pdf = client.get(f"/api/v1/contracts/{c['contract_id']}/pdf", headers=officer)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
@@ -193,8 +192,7 @@ def test_offer_sign_seal_export_verify_book_and_find(
     assert {i["kind"] for i in only} == {"evidence"}
     with platform.engine.connect() as conn:
         actions = [
-            r[0]
-            for r in conn.execute(sa.select(t.audit_log.c.action).order_by(t.audit_log.c.seq))
+            r[0] for r in conn.execute(sa.select(t.audit_log.c.action).order_by(t.audit_log.c.seq))
         ]
     for action in (
         "contracts.offer",
