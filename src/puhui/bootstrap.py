@@ -19,6 +19,7 @@ from puhui.adapters.security.passwords import Argon2PasswordHasher, HmacSecretHa
 from puhui.domain.audit import HashAlgorithm
 from puhui.domain.identity import LockoutPolicy
 from puhui.services.evidence import EvidenceSetup
+from puhui.services.fraud import FraudSetup
 from puhui.services.ports import Policies, ServiceContext
 from puhui.settings import Settings
 
@@ -62,9 +63,25 @@ def build_platform(settings: Settings, *, engine: Engine | None = None) -> Platf
         products=load_catalogue(settings.products_file or None),
         risk=build_risk_setup(settings),
         evidence=build_evidence_setup(settings, engine, cipher),
+        fraud=build_fraud_setup(settings),
     )
     return Platform(
         settings=settings, engine=engine, keyring=keyring, cipher=cipher, ctx=ctx, sms=sms
+    )
+
+
+def build_fraud_setup(settings: Settings) -> FraudSetup:
+    """The fraud rule set and disposal policy (shipped or configured); the graph is loaded from
+    the database on first use."""
+    from puhui.domain.fraud.assessment import DisposalPolicy
+    from puhui.domain.risk.rule_set import load_rule_set
+
+    config = Path(__file__).resolve().parent / "config"
+    rules = settings.fraud_rule_set_file or config / "rules" / "fraud-baseline.json"
+    policy = Path(settings.fraud_policy_file or config / "fraud-policy.json")
+    return FraudSetup(
+        rule_set=load_rule_set(rules),
+        policy=DisposalPolicy.from_mapping(json.loads(policy.read_text(encoding="utf-8"))),
     )
 
 

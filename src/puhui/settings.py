@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     data_provider_file: str = ""  # JSON: per-source base URL, key id, secret (http only)
     # signatures of contracts, seals and evidence tree heads: 国密 by default
     signature_suite: Literal["sm2-sm3", "ed25519", "ecdsa-p256-sha256"] = "sm2-sm3"
+    fraud_rule_set_file: str = ""  # JDM anti-fraud rules; empty: config/rules/fraud-baseline.json
+    fraud_policy_file: str = ""  # disposal per fraud level; empty: config/fraud-policy.json
     lender_file: str = ""  # JSON lender profile for contracts; empty: config/lender.json
     auto_seal: bool = True  # apply the branch's e-seal as soon as the borrower has signed
     sms_provider: Literal["sandbox"] = "sandbox"

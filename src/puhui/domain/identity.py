@@ -30,6 +30,7 @@ class Permission(StrEnum):
     APPLICATIONS_CREATE = "applications.create"
     APPLICATIONS_REVIEW = "applications.review"
     CONTRACTS_MANAGE = "contracts.manage"
+    FRAUD_MANAGE = "fraud.manage"
     APPROVALS_CHECK = "approvals.check"
     LOANS_READ = "loans.read"
     LOANS_SERVICE = "loans.service"
@@ -70,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PERSONAL_DATA_UNMASK,
             P.APPLICATIONS_REVIEW,
             P.APPROVALS_CHECK,
+            P.FRAUD_MANAGE,
             P.LOANS_READ,
         }
     ),
@@ -78,6 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CUSTOMERS_READ,
             P.RULES_MANAGE,
             P.MODELS_MANAGE,
+            P.FRAUD_MANAGE,
             P.DATA_EXPORT_DEIDENTIFIED,
             P.LOANS_READ,
         }

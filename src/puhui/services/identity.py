@@ -163,6 +163,10 @@ def _execute(ctx: ServiceContext, uow: UnitOfWork, action: PendingAction) -> str
         from puhui.services.servicing import execute_two_person
 
         return execute_two_person(ctx, uow, action)
+    if action.action == "fraud.list_remove":
+        from puhui.services.fraud import execute_list_removal
+
+        return execute_list_removal(ctx, uow, action)
     raise DomainError(f"no executor for {action.action}", code="maker_checker.unknown_action")
 
 

@@ -30,6 +30,7 @@ class UnitOfWork(Protocol):
     risk: Any
     evidence: Any
     contracts: Any
+    fraud: Any
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -96,3 +97,4 @@ class ServiceContext:
     risk: Any = None  # services.decisions.RiskSetup: strategies and data providers
     read_only_uow: Callable[[], UnitOfWork] | None = None  # reads without the write lock
     evidence: Any = None  # services.evidence.EvidenceSetup: keys, notary, time-stamp authority
+    fraud: Any = None  # services.fraud.FraudSetup: fraud rule set, disposal policy, graph

@@ -394,6 +394,9 @@ def _register_loan_commands() -> None:
 
     app.add_typer(evidence_app, name="evidence")
     app.add_typer(archives_app, name="archives")
+    from puhui.adapters.cli.fraud import fraud_app
+
+    app.add_typer(fraud_app, name="fraud")
 
 
 _register_loan_commands()

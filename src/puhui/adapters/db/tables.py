@@ -491,5 +491,6 @@ sandbox_identities = sa.Table(  # the sandbox TSA's key and certificate, kept ac
 )
 
 from puhui.adapters.db import evidence_tables as _evidence_tables  # noqa: E402, F401
+from puhui.adapters.db import fraud_tables as _fraud_tables  # noqa: E402, F401
 
 BUSINESS_TABLES = [t.name for t in metadata.sorted_tables]

@@ -12,6 +12,7 @@ from puhui.adapters.db.contract_repository import ContractRepository
 from puhui.adapters.db.credit_line_repository import CreditLineRepository
 from puhui.adapters.db.engine import READ_ONLY
 from puhui.adapters.db.evidence_repository import EvidenceLogRepository
+from puhui.adapters.db.fraud_repository import FraudRepository
 from puhui.adapters.db.lending_repositories import LedgerReadModel
 from puhui.adapters.db.loan_repository import LoanRepository
 from puhui.adapters.db.risk_repository import RiskRepository
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.risk = RiskRepository(conn, self.cipher)
         self.evidence = EvidenceLogRepository(conn)
         self.contracts = ContractRepository(conn, self.cipher)
+        self.fraud = FraudRepository(conn, self.cipher)
         return self
 
     def __exit__(

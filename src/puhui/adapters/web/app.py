@@ -9,7 +9,15 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from puhui import __version__
-from puhui.adapters.web import api, api_contracts, api_decisions, api_loans, console, portal
+from puhui.adapters.web import (
+    api,
+    api_contracts,
+    api_decisions,
+    api_fraud,
+    api_loans,
+    console,
+    portal,
+)
 from puhui.adapters.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from puhui.adapters.web.problems import install_problem_handlers
 from puhui.bootstrap import Platform, build_platform
@@ -45,6 +53,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(api_loans.router)
     app.include_router(api_decisions.router)
     app.include_router(api_contracts.router)
+    app.include_router(api_fraud.router)
     app.include_router(console.router)
     app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -1,0 +1,1 @@
+"""Anti-fraud adapters: batch ring detection over the relationship graph (python-igraph)."""
