@@ -173,3 +173,29 @@ def test_cli_imports_a_csv_and_reports_bad_rows(platform: Platform, tmp_path: An
     assert "row 2: value" in result.output
     found = run(platform, "fraud", "list-lookup", "mobile", "138-1234-5678")
     assert found.exit_code == 0 and '"active": true' in found.output
+
+
+def test_suspect_ring_members_go_on_the_grey_list_once(
+    platform: Platform, analyst: dict[str, str]
+) -> None:
+    import random
+
+    from tests.unit.fraud.test_ring_detection import (
+        a_ring,
+        detect,
+        legitimate_noise,
+        members_of,
+    )
+
+    report = detect(legitimate_noise(random.Random(7)) + a_ring("ring-a", 8))
+    assert len(report.groups) == 1 and set(report.groups[0].members) == set(members_of("ring-a"))
+    before = table_counts(platform)["audit_log"]
+    assert fraud.flag_suspects(platform.ctx, SYSTEM, report.groups) == 8
+    assert fraud.flag_suspects(platform.ctx, SYSTEM, report.groups) == 0  # listed already
+    assert table_counts(platform)["audit_log"] == before + 2
+    with platform.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT list_type, kind, source, reason FROM fraud_list_entries"
+        ).all()
+    assert {(r[0], r[1], r[2]) for r in rows} == {("grey", "resident_id", "rule")}
+    assert all("group 1 of 8" in r[3] for r in rows)

@@ -518,3 +518,67 @@ def list_cases(
     with ctx.uow() as uow:
         found: list[FraudCase] = uow.fraud.cases(status=status)
     return found
+
+
+# -- suspect groups from batch ring detection ----------------------------------------------
+
+
+def flag_suspects(
+    ctx: ServiceContext,
+    actor: Principal,
+    groups: Sequence[Any],
+    *,
+    request_id: str | None = None,
+) -> int:
+    """Put the members of suspect groups (``domain.fraud.rings.SuspectGroup``, from batch ring
+    detection) on the **grey list** — step-up and review for their next applications — unless
+    an active black or grey entry names them already; one transaction, audited. Returns how
+    many entries were added."""
+    import hashlib
+
+    def body(uow: UnitOfWork) -> tuple[int, str, dict[str, Any]]:
+        actor.require(Permission.FRAUD_MANAGE)
+        now = ctx.clock()
+        entries: list[ListEntry] = []
+        for number, group in enumerate(groups, start=1):
+            tag = hashlib.sha256("".join(sorted(group.members)).encode()).hexdigest()[:16]
+            pairs = [(SubjectKind.RESIDENT_ID, m) for m in group.members]
+            listed = {
+                e.subject_key
+                for e in active_hits(uow.fraud.entries_for(pairs), now)
+                if e.list_type in (ListType.BLACK, ListType.GREY)
+            }
+            kinds = sorted({str(a.kind) for a in group.evidence})[:6]
+            for member in group.members:
+                if member in listed:
+                    continue
+                listed.add(member)
+                entries.append(
+                    ListEntry(
+                        id=None,
+                        list_type=ListType.GREY,
+                        kind=SubjectKind.RESIDENT_ID,
+                        subject_key=member,
+                        source=ListSource.RULE,
+                        reason=(
+                            f"疑似团伙成员 suspect ring member: group {number} of "
+                            f"{group.size}, score {group.score:.2f}, shares {', '.join(kinds)}"
+                        )[:400],
+                        evidence=f"ring:{tag}",
+                        added_by=actor.ref,
+                        added_at=now,
+                        masked="(graph)",
+                    )
+                )
+        uow.fraud.add_entries(entries)
+        return len(entries), "fraud_lists", {"groups": len(groups), "added": len(entries)}
+
+    return audited(ctx, actor=actor, action="fraud.flag_suspects", request_id=request_id, body=body)
+
+
+def relationship_graph(ctx: ServiceContext, actor: Principal) -> RelationshipGraph:
+    """This process's relationship graph (built from the stored applications on first use)."""
+    actor.require(Permission.FRAUD_MANAGE)
+    setup = setup_of(ctx)
+    with ctx.uow() as uow:
+        return setup.graph_of(uow)

@@ -84,3 +84,34 @@ def backtest() -> None:
     from puhui.services.fraud import backtest_report
 
     typer.echo(json.dumps(backtest_report(_ctx(), SYSTEM), ensure_ascii=False, indent=2))
+
+
+@fraud_app.command("rings")
+@handles_errors
+def rings(
+    flag: Annotated[
+        bool, typer.Option("--flag", help="Grey-list the members of every suspect group.")
+    ] = False,
+    top: Annotated[int, typer.Option(help="Print at most this many groups.")] = 20,
+) -> None:
+    """Batch ring detection over every stored application (R-9.6): suspect groups with their
+    evidence; with ``--flag`` their members go on the grey list (audited)."""
+    from puhui.adapters.fraud.ring_detection import detect_rings
+    from puhui.services.fraud import flag_suspects, relationship_graph
+
+    ctx = _ctx()
+    graph = relationship_graph(ctx, SYSTEM)
+    report = detect_rings(graph.snapshot())
+    typer.echo(
+        f"{report.applicants:,} applicants, {report.links:,} links, "
+        f"{len(report.groups)} suspect groups ({sum(report.seconds.values()):.2f} s)"
+    )
+    for number, group in enumerate(report.groups[:top], start=1):
+        kinds = sorted({str(a.kind) for a in group.evidence})
+        typer.echo(
+            f"group {number}: {group.size} members, score {group.score:.2f}, "
+            f"{group.households} households, shares {', '.join(kinds)}"
+        )
+    if flag and report.groups:
+        added = flag_suspects(ctx, SYSTEM, report.groups)
+        typer.echo(f"{added} members put on the grey list")
