@@ -53,6 +53,7 @@ __all__ = [
     "execute_list_removal",
     "import_list",
     "move_case",
+    "observe",
     "open_case",
     "record",
     "request_list_removal",
@@ -151,17 +152,32 @@ def _identity(payload: Mapping[str, Any] | None) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class Observed:
+    """What the database says about an application's subjects (read in the decision's read
+    step, without the write lock): active list entries and earlier applications per window."""
+
+    hits: tuple[ListEntry, ...]
+    counts: Mapping[tuple[SubjectKind, str], int]
+
+
+def observe(uow: UnitOfWork, setup: FraudSetup, found: Subjects, now: datetime) -> Observed:
+    setup.graph_of(uow)  # built on first use, from the stored applications
+    hits = active_hits(uow.fraud.entries_for(found.pairs), now)
+    return Observed(tuple(hits), uow.fraud.velocity(found.pairs, now))
+
+
 def signals(
-    uow: UnitOfWork,
     setup: FraudSetup,
     found: Subjects,
+    observed: Observed,
     *,
     identity: Mapping[str, Any] | None,
-    now: datetime,
 ) -> dict[str, object]:
-    """The fraud variables of an application (R-9.6(a)); read-only."""
-    hits = active_hits(uow.fraud.entries_for(found.pairs), now)
-    counts = uow.fraud.velocity(found.pairs, now)
+    """The fraud variables of an application (R-9.6(a)). The application joins this process's
+    graph here (a retry adds nothing): an attempt counts as a link even if it is never stored,
+    as it counts for velocity."""
+    hits, counts = observed.hits, observed.counts
     by_kind = dict(found.pairs)
 
     def count(kind: SubjectKind, window: str) -> int | None:
@@ -185,10 +201,8 @@ def signals(
         values["device_emulator"] = found.device.emulator
         values["device_rooted"] = found.device.rooted
     links = _links(found)
-    if links is not None:
-        # the attempt joins this process's graph at once (a retry adds nothing): an application
-        # that fails to commit still counts as a link, as it would for the velocity of attempts
-        features = setup.graph_of(uow).add_and_read(links)
+    if links is not None and setup.graph is not None:
+        features = setup.graph.add_and_read(links)
         values.update(
             graph_applicants_2hop=features.linked_applicants,
             graph_declined_2hop=features.declined,

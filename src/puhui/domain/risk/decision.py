@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -41,7 +41,7 @@ from puhui.domain.risk.sources import (
     SourceStatus,
     payloads_of,
 )
-from puhui.domain.risk.variables import VariableCatalogue, VariableSet
+from puhui.domain.risk.variables import FRAUD_PAYLOAD, VariableCatalogue, VariableSet
 
 __all__ = [
     "REQUIRED_PURPOSES",
@@ -111,6 +111,7 @@ class Decision:
     route: Route
     group_exposure: Money
     consumer_exposure: Money
+    fraud: Mapping[str, Any] | None = None  # the fraud assessment (domain.fraud), when made
 
     @property
     def outcome(self) -> str:
@@ -197,6 +198,7 @@ class Decision:
                     {"step": w.name, "value": str(w.value), "note": w.note} for w in lim.workings
                 ],
             },
+            **({} if self.fraud is None else {"fraud": dict(self.fraud)}),
         }
 
     def record_json(self) -> str:
@@ -262,10 +264,17 @@ def decide(
     consumer_exposure: Money,
     portfolio: PortfolioExposure,
     lpr: Decimal | None = None,
+    fraud: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """Decide one application; pure, so the same inputs give the same record (back-testing)."""
-    variables = strategy.catalogue.compute(application, payloads_of(outcomes), as_of)
-    return decide_on_variables(
+    """Decide one application; pure, so the same inputs give the same record (back-testing).
+
+    ``fraud`` is the application's fraud assessment (``FraudAssessment.to_dict()``): its level
+    is the ``fraud_level`` variable the admission rules read, and it is kept in the record."""
+    payloads = payloads_of(outcomes)
+    if fraud is not None:
+        payloads = {**payloads, FRAUD_PAYLOAD: fraud}
+    variables = strategy.catalogue.compute(application, payloads, as_of)
+    decision = decide_on_variables(
         strategy,
         product,
         application,
@@ -277,6 +286,7 @@ def decide(
         portfolio=portfolio,
         lpr=lpr,
     )
+    return decision if fraud is None else replace(decision, fraud=fraud)
 
 
 def decide_on_variables(

@@ -461,8 +461,16 @@ def _debt_service_ratio(c: VariableContext) -> Value | _Missing:
     return _CTX.divide(service, income).quantize(_RATIO, context=_CTX)
 
 
+FRAUD_PAYLOAD: Final = "fraud"
+"""The payload key of the fraud assessment (``domain.fraud``), when the decision made one."""
+
+
 def _fraud_level(c: VariableContext) -> Value | _Missing:
+    """The fraud assessment's level (R-9.6); without one, from the identity checks alone."""
+    assessed = c.payloads.get(FRAUD_PAYLOAD)
     p = c.payloads.get("identity")
+    if assessed is not None and (p is not None or assessed["level"] == "high"):
+        return str(assessed["level"])  # without the identity checks only a block is certain
     if p is None:
         return MISSING
     if not p["id_name_match"]:
