@@ -555,22 +555,32 @@ def now_utc() -> datetime:
 # frames ("function (path"), so the specific steps come before the request that contains them.
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("waiting for a pooled connection (5 + 10 overflow)", ("sqlalchemy/pool/impl.py",)),
-    ("SQLite `BEGIN IMMEDIATE` (waits for the write lock)", ("_sqlite_begin (puhui",)),
+    (
+        "SQLite writers' turn + `BEGIN IMMEDIATE` (waits for the write lock)",
+        ("_sqlite_begin (puhui",),
+    ),
     ("pool pre-ping (PostgreSQL)", ("_do_ping_w_event (", "do_ping (sqlalchemy")),
     ("audit record (chain head locked, record appended)", ("record (puhui/services/audit.py",)),
     ("source cache read + decrypt (`risk.cached`)", ("cached (puhui/adapters/db/risk_repository",)),
     (
         "exposure queries (group, consumer, portfolio)",
-        ("group_exposure (", "consumer_exposure (", "portfolio_exposure ("),
+        ("group_exposure (", "consumer_exposure (", "exposures (puhui", "portfolio_exposure ("),
     ),
     (
         "pure `decide` (variables, rules, score, price, limit, route)",
         ("decide (puhui/domain/risk/decision.py",),
     ),
     ("decision record (canonical JSON + SHA-256)", ("_decision_row (puhui/services/decisions",)),
+    ("evidence leaves (Merkle append)", ("append (puhui/adapters/db/evidence_repository",)),
     (
-        "writes: cache entries, application, decision; read-back",
-        ("put_cached (", "add_application (", "add_decision (", "get (puhui/adapters/db/risk_r"),
+        "writes: cache entries, application, decision; the stored decision built",
+        (
+            "put_cached",
+            "add_application (",
+            "add_decision (",
+            "as_stored (",
+            "get (puhui/adapters/db/risk_r",
+        ),
     ),
     (
         "consents, duplicate check, business date",

@@ -33,7 +33,8 @@ p99 <= 50 ms, and the sustained decisions/s, on SQLite and PostgreSQL.
    each client sends its next application as soon as the previous one is answered — the
    sustained decisions/s; latency there is queueing, about clients / throughput; (b) **open
    loop** at ``--open-loads`` fractions of that throughput, Poisson arrivals (seeded) spread
-   over the clients, latency from the scheduled arrival (no coordinated omission). Every
+   over the clients, latency from the scheduled arrival (no coordinated omission), and at any
+   absolute ``--open-rates``. Every
    request is a new application (new id) of a warm applicant. CPU of the server, of
    PostgreSQL and of this load generator is read from /proc over each window; "in-server
    decision time" is the ``latency_ms`` each decision reports (``decide_application`` up to its
@@ -563,7 +564,7 @@ def bench_http(
             args.seconds
             + args.warmup
             + args.single_seconds
-            + len(args.open_loads) * (args.open_seconds + 2)
+            + (len(args.open_loads) + len(args.open_rates)) * (args.open_seconds + 2)
             + 5
         )
         bodies = [
@@ -610,22 +611,24 @@ def bench_http(
         )
         closed_rate = res.rate
         p99s = {"closed loop": res.pct(0.99), "one client": one.pct(0.99)}
-        for load in args.open_loads:
-            rate = max(closed_rate * load, 1.0)
+        offered = [(f"{load:.0%}", max(closed_rate * load, 1.0)) for load in args.open_loads]
+        offered += [(f"{rate:g} /s", rate) for rate in args.open_rates]
+        for k, (name, rate) in enumerate(offered):
             res = asyncio.run(
                 open_loop(
                     server.url, c, rate, args.open_seconds, 2.0, headers, requests, path,
-                    args.seed + int(load * 100), cpu_probe(server, prep.postmaster),
+                    args.seed + 50 + k, cpu_probe(server, prep.postmaster),
                 )
             )  # fmt: skip
+            what = "" if name.endswith("/s") else f" ({name} of the closed-loop rate)"
             rows.append(
                 (
                     sec,
-                    f"open loop at {load:.0%}: {rate:,.1f} /s offered (Poisson, {c} clients)",
+                    f"open loop: {rate:,.1f} /s offered{what} (Poisson, {c} clients)",
                     _describe(res, "decisions"),
                 )
             )
-            p99s[f"open {load:.0%}"] = res.pct(0.99)
+            p99s[f"open {name}"] = res.pct(0.99)
         rows.append(
             (
                 sec,
@@ -776,7 +779,9 @@ def print_table(rows: list[Row]) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument(
-        "--quick", action="store_true", help="about 1 minute: smaller, shorter, 1 worker"
+        "--quick",
+        action="store_true",
+        help="about 1 minute: smaller, shorter, 1 worker (unless --workers)",
     )
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     p.add_argument(
@@ -791,13 +796,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--service-decisions", type=int, default=150, help="service path, each kind")
     p.add_argument("--applicants", type=int, default=2000, help="HTTP: warm applicants")
     p.add_argument("--clients", type=int, default=100)
-    p.add_argument("--workers", default="1,2", help="uvicorn workers to try, comma-separated")
-    p.add_argument("--seconds", type=float, default=12.0, help="closed-loop window")
-    p.add_argument("--warmup", type=float, default=3.0, help="closed-loop warm-up (not counted)")
-    p.add_argument("--open-seconds", type=float, default=8.0, help="each open-loop window")
+    p.add_argument(
+        "--workers",
+        default="",
+        help="uvicorn workers to try, comma-separated (default 1,2; --quick: 1)",
+    )
+    p.add_argument("--seconds", type=float, default=None, help="closed-loop window")
+    p.add_argument("--warmup", type=float, default=None, help="closed-loop warm-up (not counted)")
+    p.add_argument("--open-seconds", type=float, default=None, help="each open-loop window")
     p.add_argument("--open-loads", default="0.5,0.7", help="fractions of closed-loop throughput")
-    p.add_argument("--baseline-seconds", type=float, default=4.0, help="GET /healthz window")
-    p.add_argument("--single-seconds", type=float, default=4.0, help="one-client window")
+    p.add_argument(
+        "--open-rates",
+        default="",
+        help="absolute offered rates (decisions/s, comma-separated) for more open-loop runs",
+    )
+    p.add_argument("--baseline-seconds", type=float, default=None, help="GET /healthz window")
+    p.add_argument("--single-seconds", type=float, default=None, help="one-client window")
     p.add_argument("--max-rate", type=float, default=600.0, help="applications prepared per s")
     p.add_argument("--auth", choices=["api-key", "staff"], default="api-key")
     p.add_argument(
@@ -829,13 +843,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.rounds = 1
         args.service_decisions = min(args.service_decisions, 50)
         args.applicants = min(args.applicants, 500)
-        args.workers = "1"
-        args.seconds, args.warmup, args.open_seconds = 5.0, 2.0, 4.0
-        args.baseline_seconds = args.single_seconds = 2.0
-    args.worker_counts = [int(w) for w in args.workers.split(",") if w]
+        args.workers = args.workers or "1"
+    # windows in seconds (full run / --quick); an explicit option wins
+    windows = {
+        "seconds": (12.0, 5.0),
+        "warmup": (3.0, 2.0),
+        "open_seconds": (8.0, 4.0),
+        "baseline_seconds": (4.0, 2.0),
+        "single_seconds": (4.0, 2.0),
+    }
+    for name, (full, quick) in windows.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    args.worker_counts = [int(w) for w in (args.workers or "1,2").split(",") if w]
     args.profile_clients = [int(c) for c in args.profile_clients.split(",") if c]
     args.profile_modes = [m for m in args.profile_modes.split(",") if m in ("cpu", "wall")]
     args.open_loads = [float(x) for x in args.open_loads.split(",") if x]
+    args.open_rates = [float(x) for x in args.open_rates.split(",") if x]
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     return args
 

@@ -31,6 +31,7 @@ from puhui.adapters.risk_setup import DEFAULT_RULE_SET, load_strategy
 from puhui.bootstrap import Platform
 from puhui.domain.identity import SYSTEM
 from puhui.domain.risk.sources import SOURCE_REGISTRY, DataSourceSpec, SourceStatus
+from puhui.services import fraud
 from puhui.services.platform import set_business_date
 from tests.integration.conftest import login, make_user, table_counts
 
@@ -885,6 +886,13 @@ def test_champion_and_challenger_share_the_traffic(
 
     rid = person(900, day=17)
     grant(client, officer, rid)
+    # one applicant 20 times in a row would meet the velocity rules: white-listed, a
+    # known test customer's soft fraud signals count at most as low (a warning, still approved)
+    fraud.add_list_entry(
+        platform.ctx,
+        SYSTEM,
+        {"list_type": "white", "kind": "resident_id", "value": rid, "reason": "测试客户"},
+    )
     uscc = sandbox_uscc(serial=70)
     arms = []
     for i in range(20):

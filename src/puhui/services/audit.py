@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from puhui.domain.audit import AuditEntry, AuditRecord, ChainVerdict, next_record, verify_chain
+from puhui.domain.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRecord,
+    ChainVerdict,
+    seal,
+    verify_chain,
+)
 from puhui.domain.errors import DomainError, ErrorKind
 from puhui.domain.identity import Permission, Principal
 from puhui.services.ports import ServiceContext, UnitOfWork
@@ -28,7 +35,8 @@ def record(
     details: Mapping[str, Any] | None = None,
 ) -> AuditRecord:
     """Append one hash-chained record inside the caller's unit of work."""
-    uow.audit.head(for_update=True)  # serialise appenders on PostgreSQL
+    # lock the chain head (serialises appenders on PostgreSQL), then the newest record's link
+    tail = uow.audit.tail(lock=True)
     entry = AuditEntry(
         actor=actor if isinstance(actor, str) else actor.ref,
         action=action,
@@ -38,7 +46,9 @@ def record(
         details=dict(details or {}),
         occurred_at=ctx.clock(),
     )
-    rec = next_record(entry, uow.audit.last(), ctx.policies.audit_algorithm)
+    # as ``next_record(entry, last record, ...)``: only the last record's seq and hash count
+    seq, prev_hash = (1, GENESIS_HASH) if tail is None else (tail[0] + 1, tail[1])
+    rec = seal(entry, seq=seq, prev_hash=prev_hash, algorithm=ctx.policies.audit_algorithm)
     uow.audit.append(rec)
     return rec
 

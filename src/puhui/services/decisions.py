@@ -20,25 +20,29 @@ changes nothing at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
 
 from puhui.domain.errors import Conflict, DomainError, NotFound, ValidationError
-from puhui.domain.evidence.log import EventType
+from puhui.domain.evidence.log import EventType, EvidenceEvent
+from puhui.domain.fraud.device import DeviceInfo
 from puhui.domain.identity import Permission, Principal
 from puhui.domain.money import Money
 from puhui.domain.risk.application import CreditApplication
 from puhui.domain.risk.consent import Consent, ConsentMissing
 from puhui.domain.risk.decision import REQUIRED_PURPOSES, Decision, Strategy, decide
-from puhui.domain.risk.sources import SOURCE_REGISTRY, subject_ids
+from puhui.domain.risk.sources import SOURCE_REGISTRY, payloads_of, subject_ids
+from puhui.services import fraud
 from puhui.services.audit import audited
 from puhui.services.datasources import DataProvider, Payload, collect, subject_key
-from puhui.services.evidence import record_event
 from puhui.services.platform import business_date
 from puhui.services.ports import ServiceContext, UnitOfWork
 
@@ -49,6 +53,7 @@ SEGMENT_BORROWERS = {
     "consumer": ("consumer",),
 }
 STATUS_OF_OUTCOME = {"approve": "approved", "decline": "declined", "review": "in_review"}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,16 +67,55 @@ class RiskSetup:
     lpr: Decimal | None = None  # the LPR in force; None: the policy's configured one
     portfolio_ttl: timedelta = timedelta(seconds=60)
     _portfolio: tuple[datetime, Any] | None = field(default=None, repr=False)
+    _refreshing: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
-    def portfolio(self, uow: UnitOfWork, now: datetime) -> Any:
+    def portfolio(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        *,
+        refresh_with: Callable[[], UnitOfWork] | None = None,
+    ) -> Any:
         """The portfolio snapshot for concentration caps, read at most once per ``portfolio_ttl``
         (caps are shares of the whole book: a minute-old snapshot is close enough, and reading
-        it costs four aggregate queries)."""
+        it costs four aggregate queries over every approved application — tens of
+        milliseconds for a few thousand).
+
+        With ``refresh_with`` (a factory of read-only units of work), an expired snapshot is
+        still returned while a background thread reads the new one, so no request waits for
+        the aggregates; the snapshot is then at most ``portfolio_ttl`` plus one read old. The
+        first snapshot, or any without ``refresh_with``, is read here with ``uow``."""
         cached = self._portfolio
-        if cached is None or now - cached[0] >= self.portfolio_ttl or now < cached[0]:
-            cached = (now, uow.risk.portfolio_exposure())
-            self._portfolio = cached
+        if cached is not None:
+            age = now - cached[0]
+            if timedelta(0) <= age < self.portfolio_ttl:
+                return cached[1]
+            if age >= self.portfolio_ttl and refresh_with is not None:
+                if self._refreshing.acquire(blocking=False):  # one refresh at a time
+                    threading.Thread(
+                        target=self._refresh,
+                        args=(refresh_with, now),
+                        name="portfolio-snapshot",
+                        daemon=True,
+                    ).start()
+                return cached[1]
+        cached = (now, uow.risk.portfolio_exposure())  # the first, or the clock went back
+        self._portfolio = cached
         return cached[1]
+
+    def _refresh(self, reading: Callable[[], UnitOfWork], now: datetime) -> None:
+        try:
+            with reading() as uow:
+                snapshot = uow.risk.portfolio_exposure()
+            current = self._portfolio
+            if current is None or current[0] <= now:  # never replace a newer snapshot
+                self._portfolio = (now, snapshot)
+        except Exception:  # the stale snapshot stays; the next expired read tries again
+            log.warning("portfolio snapshot refresh failed", exc_info=True)
+        finally:
+            self._refreshing.release()
 
     def strategy_for(self, application_id: str) -> Strategy:
         """Champion / challenger split: a stable hash of the application id picks the arm."""
@@ -148,6 +192,14 @@ def parse_application(
     return application, product
 
 
+def _split_device(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], DeviceInfo | None]:
+    """The application without its optional ``device`` object, and the device (checked)."""
+    if not isinstance(data, Mapping) or "device" not in data:
+        return data, None
+    device = DeviceInfo.from_mapping(data["device"])
+    return {k: v for k, v in data.items() if k != "device"}, device
+
+
 def decide_application(
     ctx: ServiceContext,
     actor: Principal,
@@ -162,10 +214,13 @@ def decide_application(
     except DomainError as err:
         _refuse(ctx, actor, request_id, err)
     setup = _setup(ctx)
+    data, device = _split_device(data)
     application, product = parse_application(ctx, data)
     strategy = setup.strategy_for(application.application_id)
+    fraud_setup: fraud.FraudSetup | None = ctx.fraud
     now = ctx.clock()
     keys = [(sid, subject_key(spec, application)) for sid, spec in SOURCE_REGISTRY.items()]
+    consumer = application.borrower_type.value == "consumer"
     with reading(ctx) as uow:  # 1. read (no write lock)
         existing = uow.risk.find_application(application.channel, application.application_id)
         if existing is not None:
@@ -173,6 +228,13 @@ def decide_application(
         as_of = business_date(uow, clock=now)
         consents = uow.risk.valid_consents(application.applicant_resident_id, now)
         cache = _Cache(uow.risk.cached(keys))
+        refs = _refs(uow.risk, application)
+        # the exposures as they are now, to decide before the write (checked again there)
+        exposures = _exposures(uow.risk, refs, consumer)
+        portfolio = setup.portfolio(uow, now, refresh_with=lambda: reading(ctx))
+        if fraud_setup is not None:  # R-9.6: lists and velocity of the application's subjects
+            subjects = fraud.subjects(uow, application, device)
+            observed = fraud.observe(uow, fraud_setup, subjects, now)
     lacking = missing_required_consents(application, consents, now)
     if lacking:  # before any provider is called: nothing is collected, nothing is saved
         purposes = sorted({purpose for purpose, _ in lacking})
@@ -194,59 +256,113 @@ def decide_application(
     outcomes = collect(  # 2. collect, outside any transaction
         application, providers=setup.providers, consents=_Consents(consents), cache=cache, now=now
     )
+    canonical = application.canonical_json()
+    snapshot, snapshot_hash = canonical.decode(), hashlib.sha256(canonical).hexdigest()
+    assessment = None
+    if fraud_setup is not None:  # the fraud level and its disposal, before the admission rules
+        identity = payloads_of(outcomes).get("identity")
+        signals = fraud.signals(fraud_setup, subjects, observed, identity=identity)
+        assessment = fraud.assess_application(fraud_setup, signals)
 
-    def body(uow: UnitOfWork) -> tuple[Any, str, dict[str, Any]]:  # 3. decide and write
-        risk = uow.risk
-        refs = _refs(risk, application)
+    def decided(exposures: tuple[Money, Money]) -> tuple[Decision, dict[str, Any], dict[str, Any]]:
+        """The decision on these exposures, and the application and decision rows to store."""
+        group_exposure, consumer_exposure = exposures
         decision = decide(
             strategy,
             product,
             application,
             outcomes,
             as_of=as_of,
-            group_exposure=risk.group_exposure(refs.values()),
-            consumer_exposure=risk.consumer_exposure(refs["applicant_ref"])
-            if application.borrower_type.value == "consumer"
-            else Money.zero(),
-            portfolio=setup.portfolio(uow, now),
+            group_exposure=group_exposure,
+            consumer_exposure=consumer_exposure,
+            portfolio=portfolio,
             lpr=setup.lpr,
+            fraud=None if assessment is None else assessment.to_dict(),
+        )
+        application_row = _application_row(
+            application, refs, STATUS_OF_OUTCOME[decision.outcome], snapshot_hash
+        )
+        decision_row = _decision_row(decision, int((time.perf_counter() - started) * 1e6), now)
+        return decision, application_row, decision_row
+
+    # 3a. decide on the exposures read in step 1, outside any transaction: the decision and
+    # its record are most of the work of a request, and the write transaction below holds the
+    # database's write lock (SQLite) for its whole length
+    planned = decided(exposures)
+
+    def body(uow: UnitOfWork) -> tuple[Any, str, dict[str, Any]]:  # 3b. check and write
+        risk = uow.risk
+        # the exposures again, now inside the writers' transaction: the decision stands only
+        # if they are still the ones it was made on (an approval for the same group may have
+        # been stored since step 1); otherwise decide again on the current ones
+        current = _exposures(risk, refs, consumer)
+        decision, application_row, decision_row = (
+            planned if _same_exposures(current, exposures) else decided(current)
         )
         risk.put_cached_many(cache.new)
-        application_id = risk.add_application(
-            _application_row(application, refs, STATUS_OF_OUTCOME[decision.outcome]),
-            application.canonical_json().decode(),
-            now=now,
-        )
-        risk.add_decision(
-            application_id,
-            _decision_row(decision, int((time.perf_counter() - started) * 1e6), now),
-        )
-        stored = risk.get(application_id)
-        for event_type, digest in (  # R-9.4: evidence of the application and the decision
-            (EventType.APPLICATION_SUBMITTED, stored.snapshot_hash),
-            (EventType.DECISION_MADE, stored.record_hash),
-        ):
-            record_event(
+        application_id = risk.add_application(application_row, snapshot, now=now)
+        risk.add_decision(application_id, decision_row)
+        if fraud_setup is not None and assessment is not None:
+            fraud.record(
                 uow,
-                event_type,
-                occurred_at=now,
-                subject_ref=refs["applicant_ref"],
-                object_ref=f"credit_application:{application_id}",
-                payload_digest=digest,
-                metadata={"outcome": decision.outcome, "product": application.product_code},
+                fraud_setup,
+                application_id,
+                subjects,
+                assessment,
+                declined=decision.outcome == "decline",
+                now=now,
             )
+        target = f"credit_application:{application_id}"
+        metadata = {"outcome": decision.outcome, "product": application.product_code}
+        # R-9.4: evidence of the application and the decision, two leaves in one append (as
+        # ``services.evidence.record_event`` builds them, one head update for both)
+        uow.evidence.append(
+            [
+                EvidenceEvent(
+                    event_type=event_type,
+                    occurred_at=now,
+                    subject_ref=refs["applicant_ref"],
+                    object_ref=target,
+                    payload_digest=digest,
+                    metadata=dict(metadata),
+                )
+                for event_type, digest in (
+                    (EventType.APPLICATION_SUBMITTED, application_row["snapshot_hash"]),
+                    (EventType.DECISION_MADE, decision_row["record_hash"]),
+                )
+            ]
+        )
+        # what was written, as a read would return it (built after the commit, no round trip)
+        stored = functools.partial(risk.as_stored, application_id, application_row, decision_row)
         return (
             stored,
-            f"credit_application:{application_id}",
+            target,
             {
                 "outcome": decision.outcome,
                 "arm": decision.arm,
-                "record_hash": stored.record_hash,
+                "record_hash": decision_row["record_hash"],
                 "product_code": application.product_code,
             },
         )
 
-    return audited(ctx, actor=actor, action="applications.decide", request_id=request_id, body=body)
+    return audited(
+        ctx, actor=actor, action="applications.decide", request_id=request_id, body=body
+    )()
+
+
+def _exposures(risk: Any, refs: Mapping[str, str], consumer: bool) -> tuple[Money, Money]:
+    """``(group exposure, consumer exposure)`` of the applicant's group, one query; the consumer
+    exposure counts for consumer applications only (zero otherwise)."""
+    group, personal = risk.exposures(refs.values(), refs["applicant_ref"] if consumer else None)
+    return group, (personal if consumer else Money.zero())
+
+
+def _same_exposures(a: tuple[Money, Money], b: tuple[Money, Money]) -> bool:
+    """Equal amounts with the same digits (the record states them as text)."""
+    return all(
+        x.currency == y.currency and str(x.amount) == str(y.amount)
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def missing_required_consents(
@@ -299,7 +415,7 @@ def _refs(risk: Any, application: CreditApplication) -> dict[str, str]:
 
 
 def _application_row(
-    application: CreditApplication, refs: Mapping[str, str], status: str
+    application: CreditApplication, refs: Mapping[str, str], status: str, snapshot_hash: str
 ) -> dict[str, Any]:
     return {
         "channel": application.channel,
@@ -313,7 +429,7 @@ def _application_row(
         "requested_amount": application.requested_amount,
         "requested_term_months": application.requested_term_months,
         "applied_on": application.applied_on,
-        "snapshot_hash": application.snapshot_hash(),
+        "snapshot_hash": snapshot_hash,
         "status": status,
     }
 

@@ -117,6 +117,14 @@ def _select_nodes(leaves: int, inner: int) -> TextualSelect:
     return sa.text(" UNION ALL ".join(parts)).columns(c.level, c.node_index, c.hash)
 
 
+@functools.cache
+def _shared_hasher(alg: HashAlgorithm) -> TreeHasher:
+    """One hasher per algorithm for every repository: it only copies its primed prototypes
+    (hashlib copies under the object's lock), and priming one costs more than an append's
+    hashing."""
+    return TreeHasher(alg)
+
+
 def _split(blob: bytes) -> tuple[bytes, ...]:
     return tuple(blob[i : i + DIGEST_SIZE] for i in range(0, len(blob), DIGEST_SIZE))
 
@@ -139,7 +147,7 @@ class EvidenceLogRepository:
 
     def _hasher(self, alg: HashAlgorithm) -> TreeHasher:
         if alg not in self._hashers:
-            self._hashers[alg] = TreeHasher(alg)
+            self._hashers[alg] = _shared_hasher(alg)
         return self._hashers[alg]
 
     def _read_head(self, *, for_update: bool = False) -> _Head | None:

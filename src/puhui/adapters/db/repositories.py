@@ -32,6 +32,29 @@ from puhui.domain.identity import (
 from puhui.domain.otp import OneTimeCode
 from puhui.domain.privacy import AccessLogEntry
 
+# Statements run on every request (authentication, the audit record, the business date), built
+# once: every value is a bound parameter, so SQLAlchemy reuses the statement's cache key and
+# its compiled form instead of building and keying a new expression each time.
+_SELECT_API_KEY = sa.select(t.api_keys).where(t.api_keys.c.prefix == sa.bindparam("prefix"))
+_SELECT_AUDIT_HEAD = sa.select(t.audit_head).where(t.audit_head.c.id == 1)
+_SELECT_AUDIT_HEAD_FOR_UPDATE = _SELECT_AUDIT_HEAD.with_for_update()
+_SELECT_AUDIT_LAST = sa.select(t.audit_log).order_by(t.audit_log.c.seq.desc()).limit(1)
+_SELECT_AUDIT_TAIL = (
+    sa.select(t.audit_log.c.seq, t.audit_log.c.record_hash)
+    .order_by(t.audit_log.c.seq.desc())
+    .limit(1)
+)
+_INSERT_AUDIT = sa.insert(t.audit_log)
+_UPDATE_AUDIT_HEAD = (
+    sa.update(t.audit_head)
+    .where(t.audit_head.c.id == 1)
+    .values(seq=sa.bindparam("new_seq"), record_hash=sa.bindparam("new_hash"))
+)
+_INSERT_AUDIT_HEAD = sa.insert(t.audit_head)
+_SELECT_STATE = sa.select(t.platform_state.c.value).where(
+    t.platform_state.c.key == sa.bindparam("key")
+)
+
 
 class StaffUserRepository:
     def __init__(self, conn: Connection) -> None:
@@ -220,11 +243,7 @@ class ApiKeyRepository:
         return ApiKey(key_id, key.partner, key.prefix, key.secret_hash, key.scopes, key.active)
 
     def find_by_prefix(self, prefix: str) -> ApiKey | None:
-        row = (
-            self.conn.execute(sa.select(t.api_keys).where(t.api_keys.c.prefix == prefix))
-            .mappings()
-            .first()
-        )
+        row = self.conn.execute(_SELECT_API_KEY, {"prefix": prefix}).mappings().first()
         return None if row is None else self._to_domain(row)
 
     def list(self) -> list[ApiKey]:
@@ -503,44 +522,47 @@ class AuditRepository:
         )
 
     def head(self, *, for_update: bool = False) -> ChainHead | None:
-        query = sa.select(t.audit_head).where(t.audit_head.c.id == 1)
-        if for_update:
-            query = query.with_for_update()
+        query = _SELECT_AUDIT_HEAD_FOR_UPDATE if for_update else _SELECT_AUDIT_HEAD
         row = self.conn.execute(query).mappings().first()
         return None if row is None else ChainHead(seq=row["seq"], record_hash=row["record_hash"])
 
     def last(self) -> AuditRecord | None:
-        row = (
-            self.conn.execute(sa.select(t.audit_log).order_by(t.audit_log.c.seq.desc()).limit(1))
-            .mappings()
-            .first()
-        )
+        row = self.conn.execute(_SELECT_AUDIT_LAST).mappings().first()
         return None if row is None else self._to_domain(row)
+
+    def tail(self, *, lock: bool = False) -> tuple[int, str] | None:
+        """``(seq, record_hash)`` of the newest record (what the next record links to), or
+        None for an empty log. ``lock``: first lock the chain head row, so that appenders take
+        turns (PostgreSQL ``SELECT ... FOR UPDATE``); on SQLite the unit of work's
+        ``BEGIN IMMEDIATE`` already holds the database's write lock, and the head is not read."""
+        if lock and self.conn.dialect.name != "sqlite":
+            self.conn.execute(_SELECT_AUDIT_HEAD_FOR_UPDATE)
+        row = self.conn.execute(_SELECT_AUDIT_TAIL).first()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def append(self, record: AuditRecord) -> None:
         self.conn.execute(
-            sa.insert(t.audit_log).values(
-                seq=record.seq,
-                occurred_at=record.occurred_at,
-                actor=record.actor,
-                action=record.action,
-                target=record.target,
-                result=record.result,
-                request_id=record.request_id,
-                details=json.dumps(dict(record.details), sort_keys=True, ensure_ascii=False),
-                prev_hash=record.prev_hash,
-                record_hash=record.record_hash,
-                algorithm=record.algorithm.value,
-            )
+            _INSERT_AUDIT,
+            {
+                "seq": record.seq,
+                "occurred_at": record.occurred_at,
+                "actor": record.actor,
+                "action": record.action,
+                "target": record.target,
+                "result": record.result,
+                "request_id": record.request_id,
+                "details": json.dumps(dict(record.details), sort_keys=True, ensure_ascii=False),
+                "prev_hash": record.prev_hash,
+                "record_hash": record.record_hash,
+                "algorithm": record.algorithm.value,
+            },
         )
         updated = self.conn.execute(
-            sa.update(t.audit_head)
-            .where(t.audit_head.c.id == 1)
-            .values(seq=record.seq, record_hash=record.record_hash)
+            _UPDATE_AUDIT_HEAD, {"new_seq": record.seq, "new_hash": record.record_hash}
         )
         if updated.rowcount == 0:
             self.conn.execute(
-                sa.insert(t.audit_head).values(id=1, seq=record.seq, record_hash=record.record_hash)
+                _INSERT_AUDIT_HEAD, {"id": 1, "seq": record.seq, "record_hash": record.record_hash}
             )
 
     def iter_records(self, batch: int = 5000) -> Iterator[AuditRecord]:
@@ -625,9 +647,8 @@ class PlatformStateRepository:
         self.conn = conn
 
     def get(self, key: str) -> str | None:
-        return self.conn.execute(
-            sa.select(t.platform_state.c.value).where(t.platform_state.c.key == key)
-        ).scalar_one_or_none()
+        value: str | None = self.conn.execute(_SELECT_STATE, {"key": key}).scalar_one_or_none()
+        return value
 
     def set(self, key: str, value: str) -> None:
         updated = self.conn.execute(

@@ -8,10 +8,11 @@ cached provider payloads are AEAD-encrypted (level-3 personal financial informat
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,114 @@ class StoredDecision:
     decided_at: datetime
     snapshot_hash: str
     review: dict[str, Any] | None = None
+
+
+# Statements of the decision path, built once: building and cache-keying an expression costs
+# more than running it, so every value is a bound parameter and the statement object is reused
+# (SQLAlchemy memoises its cache key and finds the compiled form in the engine's cache).
+_a, _d, _r = t.credit_applications, t.credit_decisions, t.review_outcomes
+_c = t.consents.c
+_SELECT_VALID_CONSENTS = sa.select(t.consents).where(
+    _c.subject_ref == sa.bindparam("ref"),
+    _c.granted_at <= sa.bindparam("at", type_=t.UtcDateTime()),
+    _c.expires_at > sa.bindparam("at", type_=t.UtcDateTime()),
+    sa.or_(_c.revoked_at.is_(None), _c.revoked_at > sa.bindparam("at", type_=t.UtcDateTime())),
+)
+_FIND_APPLICATION = sa.select(_a.c.id).where(
+    _a.c.channel == sa.bindparam("channel"), _a.c.application_ref == sa.bindparam("ref")
+)
+_INSERT_APPLICATION = sa.insert(_a).returning(_a.c.id)
+_INSERT_DECISION = sa.insert(_d)
+_INSERT_CACHE = sa.insert(t.source_cache)
+_GRANTED = sa.func.coalesce(_r.c.limit_minor, _d.c.limit_minor)
+_DECIDED = _a.join(_d, _d.c.application_id == _a.c.id).outerjoin(_r, _r.c.application_id == _a.c.id)
+_SELECT_STORED = (
+    sa.select(
+        _a.c.id,
+        _a.c.channel,
+        _a.c.application_ref,
+        _a.c.product_code,
+        _a.c.status,
+        _a.c.snapshot_hash,
+        _d.c.outcome,
+        _d.c.arm,
+        _d.c.score,
+        _d.c.grade,
+        _d.c.pd,
+        _d.c.limit_minor,
+        _d.c.annual_rate,
+        _d.c.latency_us,
+        _d.c.record,
+        _d.c.record_hash,
+        _d.c.decided_at,
+        _r.c.outcome.label("review_outcome"),
+        _r.c.limit_minor.label("review_limit_minor"),
+        _r.c.reviewer,
+        _r.c.reason,
+        _r.c.decided_at.label("reviewed_at"),
+    )
+    .join(_d, _d.c.application_id == _a.c.id)
+    .outerjoin(_r, _r.c.application_id == _a.c.id)
+)
+_SELECT_ONE_STORED = _SELECT_STORED.where(_a.c.id == sa.bindparam("id"))
+_SELECT_ONE_STORED_FOR_UPDATE = _SELECT_ONE_STORED.with_for_update(of=_a)
+
+
+@functools.cache
+def _group_exposure_rows(n: int) -> Any:
+    """The decided applications of ``n`` group members (``:m0`` ...), as applicant, enterprise
+    or spouse: each an index search. One statement per group size (one to three members), so
+    the members are plain bound parameters (an expanding ``IN`` is re-rendered every time)."""
+    members: list[Any] = [sa.bindparam(f"m{k}") for k in range(n)]
+    return (
+        sa.select(_a.c.status, _a.c.borrower_type, _a.c.applicant_ref, _GRANTED)
+        .select_from(_DECIDED)
+        .where(
+            sa.or_(
+                _a.c.applicant_ref.in_(members),
+                _a.c.enterprise_ref.in_(members),
+                _a.c.spouse_ref.in_(members),
+            )
+        )
+    )
+
+
+_CONSUMER_EXPOSURE_ROWS = (
+    sa.select(_a.c.status, _a.c.borrower_type, _GRANTED)
+    .select_from(_DECIDED)
+    .where(_a.c.applicant_ref == sa.bindparam("ref"))
+)
+
+
+@functools.cache
+def _cache_pairs(n: int) -> Any:
+    """``(source_id = :s0 AND subject_key = :k0) OR ...`` for ``n`` keys: each term a
+    primary-key lookup (a row-value ``IN`` made SQLite scan the whole cache)."""
+    c = t.source_cache.c
+    return sa.or_(
+        *(
+            sa.and_(c.source_id == sa.bindparam(f"s{k}"), c.subject_key == sa.bindparam(f"k{k}"))
+            for k in range(n)
+        )
+    )
+
+
+@functools.cache
+def _select_cached(n: int) -> Any:
+    c = t.source_cache.c
+    return sa.select(c.source_id, c.subject_key, c.payload_enc, c.fetched_at).where(_cache_pairs(n))
+
+
+@functools.cache
+def _delete_cached(n: int) -> Any:
+    return sa.delete(t.source_cache).where(_cache_pairs(n))
+
+
+def _pair_params(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    params = {}
+    for k, (source_id, key) in enumerate(pairs):
+        params[f"s{k}"], params[f"k{k}"] = source_id, key
+    return params
 
 
 class RiskRepository:
@@ -116,14 +225,8 @@ class RiskRepository:
         return [_consent(r) for r in rows]
 
     def valid_consents(self, resident_id: str, at: datetime) -> Sequence[Consent]:
-        c = t.consents.c
         rows = self.conn.execute(
-            sa.select(t.consents).where(
-                c.subject_ref == self.person_ref(resident_id),
-                c.granted_at <= at,
-                c.expires_at > at,
-                sa.or_(c.revoked_at.is_(None), c.revoked_at > at),
-            )
+            _SELECT_VALID_CONSENTS, {"ref": self.person_ref(resident_id), "at": at}
         ).mappings()
         return [_consent(r) for r in rows]
 
@@ -134,12 +237,7 @@ class RiskRepository:
         wanted = list(keys)
         if not wanted:
             return {}
-        c = t.source_cache.c
-        rows = self.conn.execute(
-            sa.select(c.source_id, c.subject_key, c.payload_enc, c.fetched_at).where(
-                _key_pairs(wanted)
-            )
-        )
+        rows = self.conn.execute(_select_cached(len(wanted)), _pair_params(wanted))
         out = {}
         for source_id, key, token, fetched_at in rows:
             plain = self.cipher.decrypt(token, context=f"{PAYLOAD_CONTEXT}:{source_id}")
@@ -165,44 +263,38 @@ class RiskRepository:
             }
             for source_id, key, payload, fetched_at in entries
         ]
-        self.conn.execute(
-            sa.delete(t.source_cache).where(
-                _key_pairs([(source_id, key) for source_id, key, _, _ in entries])
-            )
-        )
-        self.conn.execute(sa.insert(t.source_cache), rows)
+        pairs = [(source_id, key) for source_id, key, _, _ in entries]
+        self.conn.execute(_delete_cached(len(pairs)), _pair_params(pairs))
+        self.conn.execute(_INSERT_CACHE, rows)
 
     # -- applications and decisions ---------------------------------------------------------
     def find_application(self, channel: str, ref: str) -> StoredDecision | None:
-        a = t.credit_applications.c
-        found = self.conn.execute(
-            sa.select(a.id).where(a.channel == channel, a.application_ref == ref)
-        ).first()
+        found = self.conn.execute(_FIND_APPLICATION, {"channel": channel, "ref": ref}).first()
         return None if found is None else self.get(int(found[0]))
 
     def add_application(self, values: dict[str, Any], snapshot: str, *, now: datetime) -> int:
+        """Insert the application; a used ``(channel, application_ref)`` is a ``Conflict``.
+
+        The unique constraint decides (two requests with the same id may both pass the
+        duplicate check of the read step). No savepoint: the conflict ends the unit of work,
+        which the caller rolls back (``services.audit.audited``), so nothing else in it needs
+        to survive the failed insert."""
         token = self.cipher.encrypt(snapshot, context=SNAPSHOT_CONTEXT)
-        amount = values.pop("requested_amount")
-        insert = (
-            sa.insert(t.credit_applications)
-            .values(
-                **values,
-                requested_amount_minor=to_minor(amount),
-                snapshot_enc=token,
-                created_at=now,
-            )
-            .returning(t.credit_applications.c.id)
-        )
+        row = dict(values)
+        row["requested_amount_minor"] = to_minor(row.pop("requested_amount"))
+        row["snapshot_enc"] = token
+        row["created_at"] = now
+        row.setdefault("enterprise_ref", None)
+        row.setdefault("spouse_ref", None)
         try:
-            with self.conn.begin_nested():
-                row = self.conn.execute(insert).one()
+            found = self.conn.execute(_INSERT_APPLICATION, row).one()
         except sa.exc.IntegrityError:
             raise Conflict(
                 "this application id is already used",
                 code="risk.application.duplicate",
                 details={"application_id": values.get("application_ref")},
             ) from None
-        return int(row[0])
+        return int(found[0])
 
     def snapshot(self, application_id: int) -> str:
         token = self.conn.execute(
@@ -213,11 +305,38 @@ class RiskRepository:
         return self.cipher.decrypt(token, context=SNAPSHOT_CONTEXT)
 
     def add_decision(self, application_id: int, values: dict[str, Any]) -> None:
-        limit = values.pop("limit")
-        self.conn.execute(
-            sa.insert(t.credit_decisions).values(
-                application_id=application_id, limit_minor=to_minor(limit), **values
-            )
+        row = dict(values)
+        row["limit_minor"] = to_minor(row.pop("limit"))
+        row["application_id"] = application_id
+        self.conn.execute(_INSERT_DECISION, row)
+
+    @staticmethod
+    def as_stored(
+        application_id: int, application: Mapping[str, Any], decision: Mapping[str, Any]
+    ) -> StoredDecision:
+        """The application and decision just written (the rows of ``add_application`` and
+        ``add_decision``, not yet reviewed) as :meth:`get` would read them back, without the
+        round trip: the stored values are exactly these (money in minor units, instants in
+        UTC, the record as its canonical JSON)."""
+        decided_at = decision["decided_at"]
+        return StoredDecision(
+            application_id=application_id,
+            channel=application["channel"],
+            application_ref=application["application_ref"],
+            product_code=application["product_code"],
+            status=application["status"],
+            outcome=decision["outcome"],
+            arm=decision["arm"],
+            score=decision["score"],
+            grade=decision["grade"],
+            pd=decision["pd"],
+            limit=from_minor(to_minor(decision["limit"])),
+            annual_rate=decision["annual_rate"],
+            latency_us=int(decision["latency_us"]),
+            record=json.loads(decision["record"]),
+            record_hash=decision["record_hash"],
+            decided_at=decided_at.astimezone(UTC),
+            snapshot_hash=application["snapshot_hash"],
         )
 
     def set_status(self, application_id: int, status: str) -> None:
@@ -249,41 +368,11 @@ class RiskRepository:
         )
 
     def _select(self) -> sa.Select[Any]:
-        a, d, r = t.credit_applications, t.credit_decisions, t.review_outcomes
-        return (
-            sa.select(
-                a.c.id,
-                a.c.channel,
-                a.c.application_ref,
-                a.c.product_code,
-                a.c.status,
-                a.c.snapshot_hash,
-                d.c.outcome,
-                d.c.arm,
-                d.c.score,
-                d.c.grade,
-                d.c.pd,
-                d.c.limit_minor,
-                d.c.annual_rate,
-                d.c.latency_us,
-                d.c.record,
-                d.c.record_hash,
-                d.c.decided_at,
-                r.c.outcome.label("review_outcome"),
-                r.c.limit_minor.label("review_limit_minor"),
-                r.c.reviewer,
-                r.c.reason,
-                r.c.decided_at.label("reviewed_at"),
-            )
-            .join(d, d.c.application_id == a.c.id)
-            .outerjoin(r, r.c.application_id == a.c.id)
-        )
+        return _SELECT_STORED
 
     def get(self, application_id: int, *, for_update: bool = False) -> StoredDecision:
-        query = self._select().where(t.credit_applications.c.id == application_id)
-        if for_update:
-            query = query.with_for_update(of=t.credit_applications)
-        row = self.conn.execute(query).mappings().first()
+        query = _SELECT_ONE_STORED_FOR_UPDATE if for_update else _SELECT_ONE_STORED
+        row = self.conn.execute(query, {"id": application_id}).mappings().first()
         if row is None:
             raise NotFound("no such credit application", code="risk.application.not_found")
         return _stored(row)
@@ -304,44 +393,45 @@ class RiskRepository:
     # -- exposure (R-9.3) -------------------------------------------------------------------
     def _granted(self) -> Any:
         """Per approved application: the limit granted (the reviewer's when reviewed)."""
-        a, d, r = t.credit_applications, t.credit_decisions, t.review_outcomes
-        return sa.func.coalesce(r.c.limit_minor, d.c.limit_minor), a, d, r
+        return _GRANTED, _a, _d, _r
 
-    def _granted_to(self, where: Any) -> list[tuple[str, str, int]]:
-        """``(status, borrower_type, granted minor units)`` of the applications ``where``
-        selects. The filter names only the indexed reference columns, so both databases look
-        them up by index (with the status in the filter SQLite scanned every approved row);
-        the few rows a person has are summed here."""
-        granted, a, d, r = self._granted()
-        query = (
-            sa.select(a.c.status, a.c.borrower_type, granted)
-            .select_from(
-                a.join(d, d.c.application_id == a.c.id).outerjoin(r, r.c.application_id == a.c.id)
-            )
-            .where(where)
-        )
-        return [(s, b, int(g)) for s, b, g in self.conn.execute(query)]
+    # The exposure filters name only the indexed reference columns, so both databases look
+    # them up by index (with the status in the filter SQLite scanned every approved row); the
+    # few rows a group has are summed here.
 
     def group_exposure(self, refs: Iterable[str]) -> Money:
         """Credit granted to any member of the group (enterprise, owner, spouse), as applicant,
         enterprise or spouse of an approved application: unified exposure across products."""
-        members = [ref for ref in refs if ref]
-        a = t.credit_applications.c
-        rows = self._granted_to(
-            sa.or_(
-                a.applicant_ref.in_(members),
-                a.enterprise_ref.in_(members),
-                a.spouse_ref.in_(members),
-            )
-        )
-        total = sum(g for status, _, g in rows if status in APPROVED)
-        return Money(from_minor(total), CNY)
+        return self.exposures(refs)[0]
 
     def consumer_exposure(self, applicant_ref: str) -> Money:
         """Consumer credit granted to this person (the 200,000 CNY per-borrower cap)."""
-        rows = self._granted_to(t.credit_applications.c.applicant_ref == applicant_ref)
-        total = sum(g for status, kind, g in rows if status in APPROVED and kind == "consumer")
+        rows = self.conn.execute(_CONSUMER_EXPOSURE_ROWS, {"ref": applicant_ref})
+        total = sum(int(g) for status, kind, g in rows if status in APPROVED and kind == "consumer")
         return Money(from_minor(total), CNY)
+
+    def exposures(
+        self, refs: Iterable[str], applicant_ref: str | None = None
+    ) -> tuple[Money, Money]:
+        """``(group_exposure(refs), consumer_exposure(applicant_ref))`` in one query: the
+        applicant is a member of the group, so their applications are among the group's rows.
+        Without ``applicant_ref`` the consumer exposure is zero."""
+        members = [ref for ref in refs if ref]
+        if applicant_ref is not None and applicant_ref not in members:
+            raise ValueError("the applicant is a member of the group")
+        group = consumer = 0
+        if not members:
+            return Money(from_minor(0), CNY), Money(from_minor(0), CNY)
+        params = {f"m{k}": ref for k, ref in enumerate(members)}
+        for status, kind, applicant, granted in self.conn.execute(
+            _group_exposure_rows(len(members)), params
+        ):
+            if status not in APPROVED:
+                continue
+            group += int(granted)
+            if kind == "consumer" and applicant == applicant_ref:
+                consumer += int(granted)
+        return Money(from_minor(group), CNY), Money(from_minor(consumer), CNY)
 
     def portfolio_exposure(self) -> PortfolioExposure:
         """Granted credit in total and by region, industry, product and guarantee type."""
@@ -362,13 +452,6 @@ class RiskRepository:
             }
         total = sum((m.amount for m in by_dimension["product"].values()), Decimal(0))
         return PortfolioExposure(total=Money(total, CNY), by_dimension=by_dimension)
-
-
-def _key_pairs(pairs: Sequence[tuple[str, str]]) -> Any:
-    """``(source_id = ? AND subject_key = ?) OR ...``: each term a primary-key lookup (a
-    row-value ``IN`` made SQLite scan the whole cache)."""
-    c = t.source_cache.c
-    return sa.or_(*(sa.and_(c.source_id == s, c.subject_key == k) for s, k in pairs))
 
 
 def _consent(row: Any) -> Consent:

@@ -7,6 +7,7 @@ Staff authenticate with ``Authorization: Bearer <session token>`` (from ``POST
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -28,8 +29,26 @@ def get_ctx(request: Request) -> ServiceContext:
     return ctx
 
 
-def get_request_id() -> str | None:
+# The dependencies that neither block nor touch the database are ``async``: FastAPI runs a sync
+# dependency in its thread pool, one hand-off (and a thread switch under load) per call.
+
+
+async def _ctx(request: Request) -> ServiceContext:
+    return get_ctx(request)
+
+
+async def get_request_id() -> str | None:
     return request_id_var.get()
+
+
+def _reading(ctx: ServiceContext) -> ServiceContext:
+    """``ctx`` whose units of work only read (on SQLite: no write lock), for looking up an API
+    key: authentication reads one row, and must not queue behind the writers of decisions and
+    postings for the database's write lock. A read-only unit of work refuses to commit, so a
+    lookup that started to write would fail loudly rather than silently lose its change."""
+    if ctx.read_only_uow is None:
+        return ctx
+    return dataclasses.replace(ctx, uow=ctx.read_only_uow)
 
 
 def _bearer(request: Request) -> str | None:
@@ -39,12 +58,10 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def current_principal(
-    request: Request, ctx: Annotated[ServiceContext, Depends(get_ctx)]
-) -> Principal:
+def current_principal(request: Request, ctx: Annotated[ServiceContext, Depends(_ctx)]) -> Principal:
     api_key = request.headers.get("x-api-key")
     if api_key:
-        return identity_services.resolve_api_key(ctx, api_key)
+        return identity_services.resolve_api_key(_reading(ctx), api_key)
     token = _bearer(request)
     if token:
         user, _ = identity_services.resolve_staff_session(ctx, token)
@@ -54,16 +71,14 @@ def current_principal(
     )
 
 
-def current_customer(
-    request: Request, ctx: Annotated[ServiceContext, Depends(get_ctx)]
-) -> Customer:
+def current_customer(request: Request, ctx: Annotated[ServiceContext, Depends(_ctx)]) -> Customer:
     token = _bearer(request) or request.cookies.get(PORTAL_COOKIE)
     if not token:
         raise Unauthenticated("log in with your phone first", code="auth.unauthenticated")
     return customer_services.resolve_customer_session(ctx, token)
 
 
-CtxDep = Annotated[ServiceContext, Depends(get_ctx)]
+CtxDep = Annotated[ServiceContext, Depends(_ctx)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CustomerDep = Annotated[Customer, Depends(current_customer)]
 RequestIdDep = Annotated[str | None, Depends(get_request_id)]
