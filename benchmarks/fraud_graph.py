@@ -1,4 +1,4 @@
-"""Relationship graph benchmark (issue 7, item 4): ring recall and precision, batch detection time
+"""Relationship graph benchmark: ring recall and precision, batch detection time
 on python-igraph and on networkx, incremental neighbourhood features, peak memory.
 
 Reproduce (about 4 minutes and 3 GiB at 1,000,000 applicants; ``--quick``: 100,000 applicants,

@@ -1,4 +1,4 @@
-"""Independent verifier benchmark (issue 8 Acceptance: "verifier on a bundle ≤ 100 ms").
+"""Independent verifier benchmark (target: verifier on a bundle ≤ 100 ms).
 
 Reproduce (about 15-30 s, most of it building the log): ``.venv/bin/python benchmarks/verifier.py``
 (``--leaves`` sets the log size, ``--rounds`` the warm runs).

@@ -1,4 +1,4 @@
-"""``puhui-verify BUNDLE``: the independent evidence verifier (issue 8 item 5; R-9.4, R-9.5(g)).
+"""``puhui-verify BUNDLE``: the independent evidence verifier (R-9.4, R-9.5(g)).
 
 An evidence bundle (JSON, format ``puhui-evidence-bundle/1``) carries a signed contract's PDF,
 the customer's signature and the bank's e-seal with their RFC 3161 time-stamps, evidence log

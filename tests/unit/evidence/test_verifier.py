@@ -1,4 +1,4 @@
-"""The independent verifier ``puhui-verify`` (issue 8 item 5 and Acceptance; R-9.4, R-9.5(g)).
+"""The independent verifier ``puhui-verify`` (R-9.4, R-9.5(g)).
 
 Tamper tests: one valid bundle, then one changed byte or character in each of its parts — PDF,
 document digest, signature and seal values, key PEMs, time-stamp tokens, every leaf field, leaf
@@ -203,7 +203,7 @@ def test_international_suites_verify_too(suite: SignatureSuite) -> None:
 
 def test_the_verifier_needs_no_database_and_no_settings() -> None:
     """Only the domain, the crypto adapters and the notary's constants: no database, no
-    settings, no services (issue 8 item 5)."""
+    settings, no services."""
     tree = ast.parse(Path(verify.__file__).read_text(encoding="utf-8"))
     modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

@@ -1,5 +1,5 @@
 """Relationship graph: links checked, incremental update, neighbourhood features, hub capping
-(R-9.6, issue 7 item 4)."""
+(R-9.6)."""
 
 from __future__ import annotations
 

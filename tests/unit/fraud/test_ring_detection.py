@@ -1,5 +1,5 @@
 """Batch ring detection: a planted ring among legitimate noise is found with its evidence,
-households are not flagged, the output is deterministic (R-9.6, issue 7 item 4)."""
+households are not flagged, the output is deterministic (R-9.6)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 class EventType(StrEnum):
-    """The legal events the log records (issue 8, R-9.4)."""
+    """The legal events the log records (R-9.4)."""
 
     APPLICATION_SUBMITTED = "application_submitted"
     CONSENT_GIVEN = "consent_given"

@@ -1,1 +1,1 @@
-"""Anti-fraud (反欺诈, R-9.6, R-M6.4.5): the domain of issue 7."""
+"""Anti-fraud (反欺诈, R-9.6, R-M6.4.5)."""

@@ -1,5 +1,5 @@
 """Relationship graph (关系图谱) of applicants and the identifiers their applications share (R-9.6,
-R-M6.4.5, issue 7 item 4).
+R-M6.4.5).
 
 The graph is bipartite. An *applicant* node links to the *attribute* nodes that its
 applications named: enterprise, phone, device (设备指纹), normalized address, bank card, IP,

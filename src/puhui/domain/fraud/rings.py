@@ -1,5 +1,5 @@
 """Ring detection (团伙识别) parameters and results: what batch detection is asked and what it
-returns (R-9.6 "finds rings and hidden relations", issue 7 item 4).
+returns (R-9.6 "finds rings and hidden relations").
 
 The algorithm runs in ``puhui.adapters.fraud.ring_detection`` (python-igraph); these are its
 pure inputs and outputs. Each parameter's reason is in docs/anti-fraud.md.
