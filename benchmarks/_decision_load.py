@@ -221,9 +221,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_env(url: str, tmp: Path, log_level: str) -> dict[str, str]:
+def server_env(url: str, tmp: Path, log_level: str, src: Path | None = None) -> dict[str, str]:
     """The server's environment; it imports ``puhui`` from this checkout (as the benchmark
-    does), not from wherever the virtual environment's editable install points."""
+    does), not from wherever the virtual environment's editable install points, or from
+    ``src`` (another checkout's ``src``, for a comparison)."""
     return {
         **os.environ,
         "PUHUI_ENVIRONMENT": "development",
@@ -231,7 +232,7 @@ def server_env(url: str, tmp: Path, log_level: str) -> dict[str, str]:
         "PUHUI_SMS_LOG_PATH": str(tmp / "sms.log"),
         "PUHUI_LOG_LEVEL": log_level,
         "PYTHONPATH": os.pathsep.join(
-            p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
+            p for p in (str(src or ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
         ),
     }
 
@@ -257,13 +258,19 @@ class Server:
 
 
 def start_server(
-    url: str, tmp: Path, workers: int, *, log_level: str = "INFO", thread_tokens: int = 0
+    url: str,
+    tmp: Path,
+    workers: int,
+    *,
+    log_level: str = "INFO",
+    thread_tokens: int = 0,
+    src: Path | None = None,
 ) -> Server:
     """``puhui serve`` on ``url`` in a subprocess; returns when /healthz answers. With
     ``thread_tokens`` the same app runs through :func:`limited_app` instead."""
     port = free_port()
     log = tmp / f"server-{port}.log"
-    env = server_env(url, tmp, log_level)
+    env = server_env(url, tmp, log_level, src)
     if thread_tokens:
         cmd = [c.replace("{port}", str(port)) for c in limited_server_argv(workers)]
         env["BENCH_THREAD_TOKENS"] = str(thread_tokens)

@@ -47,6 +47,10 @@ of every thread; ``wall``: every sample of the threads handling a request, waits
 sorts the samples into the steps of the request; ``--thread-tokens N`` serves the same app with
 anyio's thread limiter (where FastAPI runs sync endpoints and dependencies) at N instead of 40.
 ``--auth staff`` authenticates with a staff session instead of the partner API key.
+``--versus DIR`` compares with another checkout (e.g. ``git archive`` of the commit before a
+change): one client, ``--versus-decisions`` decisions in a row on a fresh database, alternating
+between this checkout's server and one running DIR/src, ``--versus-rounds`` times; medians of
+server CPU per decision, p50 and p99 (both versions meet the same moments of a shared machine).
 
 The machine is shared and has 2 cores, and the load generator runs on them too: read the
 ratios of one run (decision vs healthz, CPU ms per decision) rather than absolute figures.
@@ -653,6 +657,110 @@ def bench_http(
     return rows
 
 
+def bench_versus(prep: Prepared, args: argparse.Namespace, tmp: Path, label: str) -> list[Row]:
+    """One client, ``--versus-decisions`` decisions one after the other, on a fresh copy of the
+    template for each server: this checkout and the ``src`` of ``--versus`` (e.g. an export of
+    the commit before a change) in turn, ``--versus-rounds`` times, so that both meet the same
+    machine. Medians of the rounds: server CPU per decision (and PostgreSQL's), p50 / p99."""
+    sides = {"this checkout": None, f"`{args.versus}`": Path(args.versus) / "src"}
+    found: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in sides}
+    loaded: dict[tuple[str, str], list[LoadResult]] = {}
+    n, c, path = args.versus_decisions, args.clients, "/api/v1/decisions"
+    for r in range(args.versus_rounds):
+        for k, (name, src) in enumerate(sides.items()):
+            url = copy_database(prep.kind, prep.url, tmp, f"bench_decision_w{3 + k}", prep.base_url)
+            server = start_server(url, tmp, 1, log_level=args.server_log_level, src=src)
+            try:
+                bodies = applications(prep.pool, n + 30, args.seed + 60 + 2 * r + k, f"V{r}{k}")
+                bodies_ = [json.dumps(b, ensure_ascii=False).encode() for b in bodies]
+                headers = _headers(server.url, prep, args.auth)
+                asyncio.run(_sequential(server.url, headers, bodies_[:30], server, prep))  # warm
+                res = asyncio.run(_sequential(server.url, headers, bodies_[30:], server, prep))
+                found[name].append(res)
+                if args.versus_load:  # the same server under 100 clients: open, then closed loop
+                    budget = len(args.open_rates) * (args.open_seconds + 3) + args.seconds + 5
+                    more = applications(
+                        prep.pool,
+                        int(args.max_rate * budget),
+                        args.seed + 80 + 2 * r + k,
+                        f"L{r}{k}",
+                    )
+                    requests = Requests([json.dumps(b, ensure_ascii=False).encode() for b in more])
+                    probe = cpu_probe(server, prep.postmaster)
+                    for rate in args.open_rates:
+                        got = asyncio.run(
+                            open_loop(
+                                server.url, c, rate, args.open_seconds, 2.0, headers, requests,
+                                path, args.seed + 90 + r, probe,
+                            )
+                        )  # fmt: skip
+                        loaded.setdefault((name, f"open loop {rate:g} /s"), []).append(got)
+                    got = asyncio.run(
+                        closed_loop(
+                            server.url, c, args.seconds, args.warmup, headers, requests, path,
+                            probe,
+                        )
+                    )  # fmt: skip
+                    loaded.setdefault((name, f"closed loop, {c} clients"), []).append(got)
+            finally:
+                server.stop()
+    sec = f"one client, {label}, interleaved with {args.versus}"
+    rows: list[Row] = []
+    for name, runs in found.items():
+        med = [sorted(x[i] for x in runs)[len(runs) // 2] for i in range(4)]
+        pg = f", PostgreSQL {med[1]:.1f}" if prep.kind == "postgresql" else ""
+        rows.append(
+            (
+                sec,
+                f"{name}: {n} decisions x {len(runs)} rounds, medians",
+                f"server CPU {med[0]:.1f} ms per decision{pg}; p50 / p99 {med[2]:.1f} /"
+                f" {med[3]:.1f} ms (rounds: {', '.join(f'{x[0]:.1f}' for x in runs)} ms CPU)",
+            )
+        )
+    sec = f"{c} clients, {label}, 1 worker, interleaved with {args.versus}"
+    for (name, what), results in loaded.items():
+        cpu = [x.cpu["server"] / x.ok * 1000 for x in results if x.ok]
+        rows.append(
+            (
+                sec,
+                f"{name}: {what}, each round",
+                "; ".join(
+                    f"{x.rate:,.1f} /s, p50 {x.pct(0.5):,.0f} ms, p99 {x.pct(0.99):,.0f} ms"
+                    for x in results
+                )
+                + f" (server CPU per decision {', '.join(f'{v:.1f}' for v in cpu)} ms)",
+            )
+        )
+    return rows
+
+
+async def _sequential(
+    base: str, headers: dict[str, str], bodies: Sequence[bytes], server: Server, prep: Prepared
+) -> tuple[float, float, float, float]:
+    import httpx
+
+    pg = cluster_pids(prep.postmaster) if prep.postmaster else []
+    latencies = []
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        cpu0, pg0 = cpu_seconds(server.pids()), cpu_seconds(pg)
+        for body in bodies:
+            t0 = time.perf_counter()
+            r = await client.post(
+                "/api/v1/decisions", content=body, headers={"content-type": "application/json"}
+            )
+            latencies.append(time.perf_counter() - t0)
+            r.raise_for_status()
+        cpu1, pg1 = cpu_seconds(server.pids()), cpu_seconds(pg)
+    latencies.sort()
+    n = len(bodies)
+    return (
+        (cpu1 - cpu0) / n * 1000,
+        (pg1 - pg0) / n * 1000,
+        pct(latencies, 0.5) * 1000,
+        pct(latencies, 0.99) * 1000,
+    )
+
+
 REQUEST_FRAMES = ("(puhui/adapters/web/api_decisions.py", "current_principal (puhui")
 
 
@@ -837,6 +945,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--profile-modes", default="cpu,wall", help="cpu and/or wall (see bench_profile)"
     )
     p.add_argument("--py-spy", default="", help="py-spy executable (default: from PATH)")
+    p.add_argument(
+        "--versus",
+        default="",
+        help="another checkout (e.g. `git archive` of the previous commit): one-client runs"
+        " alternate between its src and this one (see bench_versus)",
+    )
+    p.add_argument("--versus-rounds", type=int, default=5)
+    p.add_argument("--versus-decisions", type=int, default=400)
+    p.add_argument(
+        "--versus-load",
+        action="store_true",
+        help="--versus also loads each server: open loop at --open-rates, then closed loop",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.applications = min(args.applications, 1000)
@@ -902,7 +1023,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         tmp = Path(tmp_name)
         for kind in kinds:
             label = "SQLite" if kind == "sqlite" else "PostgreSQL"
-            if {"service", "http"} <= args.skip and not args.profile:
+            if {"service", "http"} <= args.skip and not args.profile and not args.versus:
                 continue
             prep = prepare(kind, args.database_url, args, tmp)
             rows.append(
@@ -921,12 +1042,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                     rows += bench_http(prep, workers, args, tmp, label)
             if args.profile > 0:
                 rows += bench_profile(prep, args, tmp, label)
+            if args.versus:
+                rows += bench_versus(prep, args, tmp, label)
             if kind == "postgresql":
                 admin = sa.create_engine(
                     make_engine(args.database_url).url, isolation_level="AUTOCOMMIT"
                 )
                 with admin.connect() as conn:
-                    for name in ("template", "service", "prof", "w1", "w2", "w3", "w4"):
+                    for name in ("template", "service", "prof", "w1", "w2", "w3", "w4", "w5"):
                         conn.exec_driver_sql(
                             f"DROP DATABASE IF EXISTS bench_decision_{name} WITH (FORCE)"
                         )
